@@ -1,0 +1,110 @@
+"""The TOML answers file <-> each step's Answers, and one Plan for all of them.
+
+Every section is optional; a missing section leaves that step alone. Unknown sections and
+unknown keys are errors that name them. Passwords never live in this file (see sasl).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mailwizard.plan import Plan
+from mailwizard.steps import STEPS
+from mailwizard.steps.base import AnswersError, Problem, Step, errors
+from mailwizard.system import System
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """One step with the answers given for it."""
+
+    step: Step[Any]
+    answers: Any
+
+
+def load_text(text: str, *, where: str = "answers file") -> list[Chosen]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise AnswersError([Problem(where, f"not valid TOML: {exc}")]) from exc
+    return parse(data)
+
+
+def load(path: str | Path) -> list[Chosen]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AnswersError([Problem(str(path), f"cannot read: {exc.strerror}")]) from exc
+    return load_text(text, where=str(path))
+
+
+def parse(data: Mapping[str, Any]) -> list[Chosen]:
+    by_name = {step.name: step for step in STEPS if step.parseable}
+    problems = [
+        Problem(name, f"unknown section (allowed: {', '.join(by_name)})")
+        for name in data if name not in by_name
+    ]
+    chosen: list[Chosen] = []
+    for step in STEPS:
+        if step.name not in data or step.name not in by_name:
+            continue
+        section = data[step.name]
+        if not isinstance(section, Mapping):
+            problems.append(Problem(step.name, "must be a table ([section])"))
+            continue
+        try:
+            chosen.append(Chosen(step, step.parse(section)))
+        except AnswersError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise AnswersError(problems)
+    return chosen
+
+
+def plan_all(system: System, chosen: list[Chosen]) -> tuple[Plan, list[Problem]]:
+    """Validate and plan every chosen step, each on top of the ones before it.
+
+    Returns the combined plan and every problem (warnings included); when any problem is an
+    error the plan is empty, so nothing can be written by mistake.
+    """
+    view = system
+    total = Plan()
+    problems: list[Problem] = []
+    for item in chosen:
+        found = item.step.validate(item.answers, view)
+        problems.extend(found)
+        if errors(found):
+            continue
+        plan = item.step.plan(item.answers, view)
+        view = view.with_files({f.path: f.after for f in plan.changed_files()})
+        total = total.then(plan)
+    if errors(problems):
+        return Plan(), problems
+    return total, problems
+
+
+def dump(chosen: list[Chosen]) -> str:
+    """Answers as TOML text (what a screen's "save answers" writes)."""
+    out: list[str] = []
+    for item in chosen:
+        section = item.step.to_section(item.answers)
+        out.append(f"[{item.step.name}]")
+        out.extend(f"{key} = {_toml_value(value)}" for key, value in section.items())
+        out.append("")
+    return "\n".join(out)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")

@@ -1,0 +1,308 @@
+"""Carry out a Plan as a transaction: backup → write → run → validate → reload.
+
+On any failure every file the plan wrote or a command touched is restored byte for byte
+(files that did not exist are removed), undo commands run, services reload again, and
+the result says which step failed and why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from mailwizard import postfix, services
+from mailwizard.plan import Command, Plan
+from mailwizard.system import CommandError, System
+
+BACKUP_ROOT = "/var/backups/mailwizard"
+
+EventKind = Literal["phase", "run", "line", "ok", "fail", "skip", "restored", "done"]
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: EventKind
+    text: str
+    done: int = 0  # units of work finished, for a progress bar
+    total: int = 0
+
+
+Emit = Callable[[Event], None]
+
+
+@dataclass
+class ApplyResult:
+    ok: bool
+    backup: str | None = None
+    failed: str = ""  # what failed, e.g. "postfix check"
+    reason: str = ""  # why, in words, with the last lines of output
+    restored: bool = False
+    log: list[str] = field(default_factory=list)
+
+
+class ApplyFailed(Exception):
+    def __init__(self, what: str, reason: str) -> None:
+        self.what = what
+        self.reason = reason
+        super().__init__(f"{what}: {reason}")
+
+
+def _stamp() -> str:
+    t = time.time()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(t)) + f"{int(t * 1e6) % 1_000_000:06d}Z"
+
+
+class Backup:
+    """A directory under /var/backups/mailwizard with a manifest and the files' old bytes."""
+
+    def __init__(self, system: System, directory: str) -> None:
+        self.system = system
+        self.directory = directory
+        self.entries: list[dict[str, object]] = []
+
+    @classmethod
+    def create(cls, system: System, paths: list[str], plan: Plan) -> Backup:
+        base = system.path(BACKUP_ROOT)
+        base.mkdir(parents=True, exist_ok=True)
+        os.chmod(base, 0o700)
+        directory = f"{BACKUP_ROOT}/{_stamp()}"
+        real = system.path(directory)
+        real.mkdir(mode=0o700)
+        backup = cls(system, directory)
+        for path in paths:
+            info = system.info(path)
+            data = None if info is None else system.path(path).read_bytes()
+            entry: dict[str, object] = {"path": path, "existed": info is not None}
+            if info is not None and data is not None:
+                entry.update(mode=info.mode, owner=info.owner, group=info.group)
+                copy = real / "files" / path.lstrip("/")
+                copy.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                copy.write_bytes(data)
+                os.chmod(copy, 0o600)
+            backup.entries.append(entry)
+        manifest = {
+            "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+            "steps": list(plan.steps),
+            "services": sorted(plan.reload | plan.restart),
+            "files": backup.entries,
+        }
+        (real / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        os.chmod(real / "manifest.json", 0o600)
+        return backup
+
+    @classmethod
+    def load(cls, system: System, directory: str) -> tuple[Backup, dict[str, object]]:
+        manifest = json.loads(system.path(f"{directory}/manifest.json").read_text())
+        backup = cls(system, directory)
+        backup.entries = list(manifest["files"])
+        return backup, manifest
+
+    def restore(self) -> list[str]:
+        """Put every file back as it was; return the paths that differed."""
+        restored = []
+        for entry in self.entries:
+            path = str(entry["path"])
+            current = self.system.read_bytes(path)
+            if not entry["existed"]:
+                if current is not None:
+                    self.system.remove(path)
+                    restored.append(path)
+                continue
+            copy = self.system.path(f"{self.directory}/files/{path.lstrip('/')}")
+            data = copy.read_bytes()
+            info = self.system.info(path)
+            same_meta = info is not None and (info.mode, info.owner, info.group) == (
+                entry["mode"], entry["owner"], entry["group"])
+            if current == data and same_meta:
+                continue
+            self.system.write_atomic(
+                path, data, mode=int(str(entry["mode"])), owner=str(entry["owner"]),
+                group=str(entry["group"]),
+            )
+            restored.append(path)
+        return restored
+
+
+def latest_backup(system: System) -> str | None:
+    base = system.path(BACKUP_ROOT)
+    if not base.is_dir():
+        return None
+    dirs = sorted(p.name for p in base.iterdir()
+                  if (p / "manifest.json").is_file() and not p.name.endswith(".rolled-back"))
+    return f"{BACKUP_ROOT}/{dirs[-1]}" if dirs else None
+
+
+def _paths(plan: Plan) -> list[str]:
+    seen: list[str] = []
+    for path in [f.path for f in plan.changed_files()] + [p for c in plan.commands
+                                                            for p in c.touches]:
+        if path not in seen:
+            seen.append(path)
+    return seen
+
+
+class _Run:
+    """One apply in progress; keeps the log and what must be undone."""
+
+    def __init__(self, system: System, plan: Plan, emit: Emit) -> None:
+        self.system = system
+        self.plan = plan
+        self.emit_to = emit
+        self.log: list[str] = []
+        self.ran: list[Command] = []
+        self.total = len(plan.changed_files()) + len(plan.commands) + len(plan.checks) + 3
+        self.done = 0
+
+    def emit(self, kind: EventKind, text: str, step: bool = False) -> None:
+        if step:
+            self.done += 1
+        self.log.append(f"{kind}: {text}" if kind != "line" else f"  {text}")
+        self.emit_to(Event(kind, text, self.done, self.total))
+
+    def command(self, cmd: Command) -> None:
+        self.emit("run", cmd.display())
+        if not self.system.run_commands:
+            self.emit("skip", f"{cmd.argv[0]}: not run (sandbox root)", step=True)
+            return
+        self.ran.append(cmd)
+        try:
+            self.system.run(
+                cmd.argv, stdin=cmd.stdin, timeout=cmd.timeout,
+                on_line=lambda line: self.emit("line", line),
+            )
+        except CommandError as exc:
+            raise ApplyFailed(cmd.display(), f"{exc.reason}\n{_tail(exc.output)}") from exc
+        self.emit("ok", cmd.display(), step=True)
+
+    def validate(self, warnings_before: set[str]) -> None:
+        system = self.system
+        if not system.run_commands:
+            self.emit("skip", "validation: not run (sandbox root)", step=True)
+            return
+        postfix_files = {postfix.MAIN_CF, postfix.MASTER_CF}
+        if postfix_files & {f.path for f in self.plan.changed_files()}:
+            new = [w for w in postfix.check_config(system) if w not in warnings_before]
+            if new:
+                raise ApplyFailed("postconf -n", "\n".join(new))
+            self.emit("ok", "postconf -n: no warnings")
+            self.command(Command(("postfix", "check"), "check files and permissions"))
+        for check in self.plan.checks:
+            self.command(check)
+        self.done += 1
+
+    def reload(self) -> None:
+        if not self.system.run_commands:
+            self.emit("skip", "services: not reloaded (sandbox root)", step=True)
+            return
+        for name in sorted(self.plan.restart | self.plan.reload):
+            action: services.Action = "restart" if name in self.plan.restart else "reload"
+            self.emit("run", f"{action} {name}")
+            try:
+                services.control(self.system, name, action)
+            except CommandError as exc:
+                raise ApplyFailed(f"{action} {name}", f"{exc.reason}\n{_tail(exc.output)}") from exc
+            self.emit("ok", f"{action} {name}")
+        if "postfix" in self.plan.reload | self.plan.restart and not services.postfix_running(
+            self.system
+        ):
+            raise ApplyFailed("postfix status", "Postfix is not running after the reload")
+        self.done += 1
+
+
+def _tail(text: str, lines: int = 8) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
+    """Apply ``plan``; never raises for a failure of the plan itself (see ApplyResult)."""
+    run = _Run(system, plan, emit or (lambda e: None))
+    if plan.is_empty:
+        run.emit("done", "nothing to do: the system already matches")
+        return ApplyResult(ok=True, log=run.log)
+    warnings_before = set(postfix.check_config(system)) if (
+        system.run_commands and postfix.installed(system)) else set()
+    run.emit("phase", "backing up")
+    backup = Backup.create(system, _paths(plan), plan)
+    run.emit("ok", f"backup in {backup.directory}", step=True)
+    try:
+        run.emit("phase", "writing files")
+        for change in plan.changed_files():
+            if change.after is None:
+                system.remove(change.path)
+            else:
+                system.write_atomic(change.path, change.after, mode=change.mode,
+                                    owner=change.owner, group=change.group)
+            run.emit("ok", f"wrote {change.path}", step=True)
+        if plan.commands:
+            run.emit("phase", "running commands")
+        for cmd in plan.commands:
+            run.command(cmd)
+        run.emit("phase", "validating")
+        run.validate(warnings_before)
+        run.emit("phase", "reloading services")
+        run.reload()
+    except (ApplyFailed, OSError, KeyError) as exc:
+        what = exc.what if isinstance(exc, ApplyFailed) else "writing files"
+        reason = exc.reason if isinstance(exc, ApplyFailed) else str(exc)
+        run.emit("fail", f"{what}: {reason}")
+        _restore(run, backup)
+        system.cache.clear()
+        return ApplyResult(False, backup.directory, what, reason, True, run.log)
+    system.cache.clear()
+    run.emit("done", "applied", step=True)
+    return ApplyResult(True, backup.directory, log=run.log)
+
+
+def _restore(run: _Run, backup: Backup) -> None:
+    system = run.system
+    run.emit("phase", "restoring files")
+    for path in backup.restore():
+        run.emit("restored", path)
+    for cmd in reversed(run.ran):
+        if cmd.undo:
+            try:
+                system.run(cmd.undo, timeout=30)
+            except CommandError as exc:
+                run.emit("fail", f"undo {' '.join(cmd.undo)}: {exc.reason}")
+    if system.run_commands:
+        for name in sorted(run.plan.restart | run.plan.reload):
+            try:
+                services.control(system, name, "restart" if name in run.plan.restart else "reload")
+                run.emit("ok", f"{name} back on the old configuration")
+            except (CommandError, ValueError) as exc:
+                run.emit("fail", f"{name} did not come back: {exc}")
+    run.emit("restored", "all files restored")
+
+
+def rollback(system: System, directory: str | None = None, emit: Emit | None = None) -> ApplyResult:
+    """Restore the files of the last apply (or of ``directory``) and reload the services."""
+    directory = directory or latest_backup(system)
+    if directory is None:
+        return ApplyResult(False, None, "rollback", "no backup found: nothing was applied yet")
+    backup, manifest = Backup.load(system, directory)
+    names = manifest.get("services", [])
+    assert isinstance(names, list)
+    run = _Run(system, Plan(reload=frozenset(str(s) for s in names)),
+               emit or (lambda e: None))
+    run.emit("phase", f"restoring {directory}")
+    _restore(run, backup)
+    system.cache.clear()
+    done = system.path(directory)
+    shutil.move(str(done), str(done) + ".rolled-back")
+    return ApplyResult(True, directory, restored=True, log=run.log)
+
+
+def keep_last(system: System, count: int = 20) -> None:
+    """Prune old backups so /var/backups does not grow without end."""
+    base: Path = system.path(BACKUP_ROOT)
+    if not base.is_dir():
+        return
+    dirs = sorted(p for p in base.iterdir() if p.is_dir())
+    for old in dirs[:-count]:
+        shutil.rmtree(old, ignore_errors=True)

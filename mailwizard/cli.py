@@ -1,0 +1,168 @@
+"""`mailwizard [STEP]`, `apply`, `check`, `zone`, `rollback` (a contract: see DESIGN.md).
+
+Exit codes: 0 done (or nothing to do), 1 invalid input (nothing written), 2 apply failed and
+every file restored, 3 a verb that is not available yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mailwizard import __version__
+from mailwizard.steps import STEPS
+from mailwizard.system import System
+
+EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2, 3
+
+VERBS: dict[str, str] = {
+    "apply": "apply FILE [--dry-run]   headless: plan from an answers file, show the diff, apply",
+    "check": "check [--json] ...       configuration and DNS report (not available yet)",
+    "zone": "zone [--ipv4 A] ...      the DNS records to publish (not available yet)",
+    "rollback": "rollback                 restore the files of the last apply",
+}
+UNBUILT_VERBS = {"check", "zone"}
+
+
+def _epilog() -> str:
+    steps = "\n".join(
+        f"  {s.name:<10} {s.title}" + ("" if s.available else "  (not available yet)")
+        for s in STEPS if s.listed
+    )
+    verbs = "\n".join(f"  {line}" for line in VERBS.values())
+    return (
+        f"steps (open one screen directly, e.g. `mailwizard dkim`):\n{steps}\n\n"
+        f"verbs:\n{verbs}\n\n"
+        "exit codes: 0 ok, 1 invalid answers (nothing written), 2 apply failed (files restored),"
+        " 3 not available yet"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailwizard",
+        description="Set up a working Postfix mail server, one reviewed step at a time.",
+        epilog=_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"mailwizard {__version__}")
+    parser.add_argument("--root", default="/", metavar="DIR",
+                        help="treat DIR as / (sandboxes and tests); commands are not run")
+    parser.add_argument("command", nargs="?", metavar="STEP|VERB",
+                        help="a step to open, or a verb (see below)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def _apply_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mailwizard apply",
+                                description="Apply an answers file without questions.")
+    p.add_argument("file", help="the TOML answers file")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    root = Path(args.root)
+    if not root.is_dir():
+        print(f"mailwizard: --root {args.root}: not a directory", file=sys.stderr)
+        return EXIT_INVALID
+    system = System(root=root)
+    command = args.command
+    step_names = {s.name for s in STEPS if s.listed}
+    if command is None or command in step_names:
+        if args.args:
+            print(f"mailwizard: unexpected arguments: {' '.join(args.args)}", file=sys.stderr)
+            return EXIT_INVALID
+        return _run_app(system, command)
+    if command == "apply":
+        return cmd_apply(system, _apply_parser().parse_args(args.args))
+    if command == "rollback":
+        return cmd_rollback(system)
+    if command in UNBUILT_VERBS:
+        print(f"mailwizard {command}: not available yet in this version", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    choices = ", ".join([*step_names, *VERBS])
+    print(f"mailwizard: unknown step or verb {command!r} (choose from {choices})", file=sys.stderr)
+    return EXIT_INVALID
+
+
+def _run_app(system: System, step: str | None) -> int:
+    from mailwizard.app import MailWizardApp
+
+    MailWizardApp(system, start_step=step).run()
+    return EXIT_OK
+
+
+def _print_plan_text(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def cmd_apply(system: System, ns: argparse.Namespace) -> int:
+    from mailwizard import answers
+    from mailwizard.apply import Event, apply
+    from mailwizard.steps.base import AnswersError, errors
+
+    try:
+        chosen = answers.load(ns.file)
+    except AnswersError as exc:
+        for problem in exc.problems:
+            print(f"mailwizard: {problem}", file=sys.stderr)
+        print("mailwizard: nothing was written", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        plan, problems = answers.plan_all(system, chosen)
+    except Exception as exc:  # a step could not read the system: say so, write nothing
+        print(f"mailwizard: cannot plan: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    for problem in problems:
+        print(f"mailwizard: {problem}", file=sys.stderr)
+    if errors(problems):
+        print("mailwizard: nothing was written", file=sys.stderr)
+        return EXIT_INVALID
+    if plan.is_empty:
+        print("Nothing to do: the system already matches the answers.")
+        return EXIT_OK
+    _print_plan_text(plan.diff())
+    for line in plan.summary():
+        if line.startswith(("run:", "restart:", "reload:")):
+            print(line)
+    if ns.dry_run:
+        print("Dry run: nothing was written.")
+        return EXIT_OK
+
+    def show(event: Event) -> None:
+        if event.kind == "line":
+            print(f"    {event.text}")
+        elif event.kind in ("phase", "fail", "restored", "done", "skip"):
+            print(f"{event.kind}: {event.text}")
+
+    result = apply(system, plan, show)
+    if result.ok:
+        print(f"Applied. Backup of the old files: {result.backup}")
+        return EXIT_OK
+    print(f"mailwizard: apply failed at {result.failed}: {result.reason}", file=sys.stderr)
+    print(f"mailwizard: every file was restored from {result.backup}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def cmd_rollback(system: System) -> int:
+    from mailwizard.apply import Event, rollback
+
+    def show(event: Event) -> None:
+        print(f"{event.kind}: {event.text}")
+
+    result = rollback(system, emit=show)
+    if not result.ok:
+        print(f"mailwizard: {result.reason}", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"Restored the files of {result.backup}.")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

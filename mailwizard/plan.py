@@ -1,0 +1,150 @@
+"""A Plan is data: the files to write, the commands to run, the services to reload.
+
+Nothing here touches the machine; ``mailwizard.apply`` carries a Plan out.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+
+from mailwizard.secret import Secret
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """A whole-file change; ``after=None`` deletes the file."""
+
+    path: str
+    before: bytes | None
+    after: bytes | None
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+    why: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return self.before != self.after
+
+    def diff(self) -> str:
+        """A unified diff of the text, labelled with the logical path."""
+        old = (self.before or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        new = (self.after or b"").decode("utf-8", "replace").splitlines(keepends=True)
+        label_a = self.path if self.before is not None else "/dev/null"
+        label_b = self.path if self.after is not None else "/dev/null"
+        lines = list(difflib.unified_diff(old, new, label_a, label_b, n=2))
+        return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                       for line in lines)
+
+    def counts(self) -> tuple[int, int]:
+        """(added, removed) lines, for the one-line summaries."""
+        added = removed = 0
+        for line in self.diff().splitlines():
+            if line.startswith("+") and not line.startswith("+++"):
+                added += 1
+            elif line.startswith("-") and not line.startswith("---"):
+                removed += 1
+        return added, removed
+
+
+@dataclass(frozen=True)
+class Command:
+    """One argv to run at apply time.
+
+    ``touches`` names every file the command may change: apply() backs them up first and
+    restores them on failure. ``undo`` runs after a restore (e.g. ``hostname -F``).
+    """
+
+    argv: tuple[str, ...]
+    why: str
+    stdin: Secret | str | None = None
+    touches: tuple[str, ...] = ()
+    undo: tuple[str, ...] | None = None
+    timeout: float = 120.0
+
+    def display(self) -> str:
+        shown = " ".join(self.argv)
+        if isinstance(self.stdin, Secret):
+            shown += f"  < {self.stdin}"
+        return shown
+
+
+@dataclass(frozen=True)
+class Plan:
+    files: tuple[FileChange, ...] = ()
+    commands: tuple[Command, ...] = ()
+    reload: frozenset[str] = frozenset()
+    restart: frozenset[str] = frozenset()
+    # Validators run after the commands, before services reload (opendkim -n -x ...).
+    checks: tuple[Command, ...] = ()
+    # Steps whose answers produced this plan, for the review and the apply log.
+    steps: tuple[str, ...] = field(default=())
+
+    @property
+    def is_empty(self) -> bool:
+        return not any(f.changed for f in self.files) and not self.commands
+
+    def changed_files(self) -> tuple[FileChange, ...]:
+        return tuple(f for f in self.files if f.changed)
+
+    def file(self, path: str) -> FileChange | None:
+        for change in self.files:
+            if change.path == path:
+                return change
+        return None
+
+    def diff(self) -> str:
+        return "".join(f.diff() for f in self.changed_files())
+
+    def summary(self) -> list[str]:
+        """One line per file and command: what the step screens show under "What will change"."""
+        out = []
+        for change in self.changed_files():
+            added, removed = change.counts()
+            if change.before is None:
+                out.append(f"{change.path}   new, {added} lines")
+            elif change.after is None:
+                out.append(f"{change.path}   deleted")
+            else:
+                out.append(f"{change.path}   +{added} −{removed}")
+        out.extend(f"run: {c.display()}" for c in self.commands)
+        if self.restart:
+            out.append("restart: " + ", ".join(sorted(self.restart)))
+        if self.reload - self.restart:
+            out.append("reload: " + ", ".join(sorted(self.reload - self.restart)))
+        return out
+
+    def then(self, other: Plan) -> Plan:
+        """This plan followed by ``other`` (whose ``before`` was read from this plan's after)."""
+        files = list(self.files)
+        for change in other.files:
+            for i, mine in enumerate(files):
+                if mine.path == change.path:
+                    files[i] = replace(
+                        change,
+                        before=mine.before,
+                        mode=change.mode if change.mode is not None else mine.mode,
+                        owner=change.owner or mine.owner,
+                        group=change.group or mine.group,
+                        why="; ".join(w for w in (mine.why, change.why) if w),
+                    )
+                    break
+            else:
+                files.append(change)
+        return Plan(
+            files=tuple(files),
+            commands=self.commands + other.commands,
+            reload=self.reload | other.reload,
+            restart=self.restart | other.restart,
+            checks=self.checks + tuple(c for c in other.checks if c not in self.checks),
+            steps=self.steps + tuple(s for s in other.steps if s not in self.steps),
+        )
+
+
+def combine(plans: Iterable[Plan]) -> Plan:
+    total = Plan()
+    for plan in plans:
+        total = total.then(plan)
+    return total

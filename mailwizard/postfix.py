@@ -1,0 +1,179 @@
+"""Read and stage main.cf and master.cf through Postfix's own editor, postconf.
+
+Staging works on a temporary copy (``postconf -c STAGE``), so a plan never touches
+/etc/postfix; the staged text becomes a FileChange. Reads are cached by the files' content,
+so one postconf start serves every step that reads the same configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mailwizard.plan import FileChange
+from mailwizard.system import System
+
+CONFIG_DIR = "/etc/postfix"
+MAIN_CF = f"{CONFIG_DIR}/main.cf"
+MASTER_CF = f"{CONFIG_DIR}/master.cf"
+
+_WARNING = re.compile(r"^postconf: warning: (.*)$", re.M)
+
+
+class StagingError(Exception):
+    """postconf refused an edit or warned about the staged result."""
+
+
+def _files(system: System) -> tuple[bytes, bytes]:
+    main = system.read_bytes(MAIN_CF)
+    if main is None:
+        raise StagingError(f"{MAIN_CF} does not exist: is Postfix installed?")
+    return main, system.read_bytes(MASTER_CF) or b""
+
+
+def _write_stage(stage: Path, main: bytes, master: bytes) -> None:
+    (stage / "main.cf").write_bytes(main)
+    (stage / "master.cf").write_bytes(master)
+
+
+def installed(system: System) -> bool:
+    return system.exists(MAIN_CF) and system.which("postconf") is not None
+
+
+def params(system: System) -> dict[str, str]:
+    """Every parameter (defaults included) as written, ``$names`` unexpanded."""
+    main, master = _files(system)
+    key = "postconf:" + hashlib.sha256(main + b"\0" + master).hexdigest()
+    cached = system.cache.get(key)
+    if isinstance(cached, dict):
+        return cached
+    with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
+        _write_stage(Path(tmp), main, master)
+        result = system.query(["postconf", "-c", tmp])
+    if not result.ok:
+        raise StagingError(f"postconf could not read {MAIN_CF}: {result.stderr.strip()}")
+    values: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        name, sep, value = line.partition(" =")
+        if sep:
+            values[name.strip()] = value.strip()
+    system.cache[key] = values
+    return values
+
+
+def get(system: System, name: str) -> str:
+    return params(system).get(name, "")
+
+
+def split_list(value: str) -> list[str]:
+    """Split a Postfix list (commas and/or white space), keeping ``{ ... }`` groups whole."""
+    items: list[str] = []
+    buf = ""
+    depth = 0
+    for ch in value:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth = max(0, depth - 1)
+        if depth == 0 and (ch == "," or ch.isspace()):
+            if buf:
+                items.append(buf)
+                buf = ""
+            continue
+        buf += ch
+    if buf:
+        items.append(buf)
+    return items
+
+
+def join_list(items: Iterable[str]) -> str:
+    return ", ".join(items)
+
+
+@dataclass(frozen=True)
+class Staged:
+    """The result of staging: the file changes and the warnings postconf printed."""
+
+    changes: tuple[FileChange, ...]
+    warnings: tuple[str, ...]
+
+
+def stage(
+    system: System,
+    *,
+    set_main: Mapping[str, str] | None = None,
+    remove_main: Sequence[str] = (),
+    set_services: Sequence[str] = (),
+    set_service_params: Sequence[str] = (),
+    why: str = "",
+) -> Staged:
+    """Stage edits on a copy of main.cf/master.cf; return the changes and any warnings.
+
+    Service entries (``-M``) go in before main.cf parameters so that parameters named after
+    a new service (``spfcheck_time_limit``) are not reported as unused.
+    """
+    main, master = _files(system)
+    with tempfile.TemporaryDirectory(prefix="mailwizard-stage-") as tmp:
+        stage_dir = Path(tmp)
+        _write_stage(stage_dir, main, master)
+        calls: list[list[str]] = []
+        if set_services:
+            calls.append(["postconf", "-c", tmp, "-M", *set_services])
+        if set_service_params:
+            calls.append(["postconf", "-c", tmp, "-P", *set_service_params])
+        if set_main:
+            calls.append(["postconf", "-c", tmp, "-e", *(f"{k}={v}" for k, v in set_main.items())])
+        if remove_main:
+            calls.append(["postconf", "-c", tmp, "-X", *remove_main])
+        for argv in calls:
+            result = system.query(argv)
+            if not result.ok:
+                raise StagingError(result.stderr.strip() or f"postconf exit {result.rc}")
+        check = system.query(["postconf", "-c", tmp, "-n"])
+        warnings = tuple(m.replace(tmp, CONFIG_DIR) for m in _WARNING.findall(check.stderr))
+        new_main = (stage_dir / "main.cf").read_bytes()
+        new_master = (stage_dir / "master.cf").read_bytes()
+    changes = []
+    if new_main != main:
+        changes.append(FileChange(MAIN_CF, main, new_main, why=why))
+    if new_master != master:
+        changes.append(FileChange(MASTER_CF, master, new_master, why=why))
+    return Staged(tuple(changes), warnings)
+
+
+def check_config(system: System) -> list[str]:
+    """Warnings from ``postconf -n`` on the live files (an unknown name is a mistake)."""
+    result = system.query(["postconf", "-c", str(system.path(CONFIG_DIR)), "-n"])
+    real = str(system.path(CONFIG_DIR))
+    return [m.replace(real, CONFIG_DIR) for m in _WARNING.findall(result.stderr)]
+
+
+def services(system: System) -> dict[str, str]:
+    """master.cf entries: ``name/type`` -> the whole entry line (``postconf -M``)."""
+    main, master = _files(system)
+    key = "postconf-M:" + hashlib.sha256(main + b"\0" + master).hexdigest()
+    cached = system.cache.get(key)
+    if isinstance(cached, dict):
+        return cached
+    with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
+        _write_stage(Path(tmp), main, master)
+        result = system.query(["postconf", "-c", tmp, "-M"])
+    entries: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        fields = line.split()
+        if len(fields) >= 8:
+            entries[f"{fields[0]}/{fields[1]}"] = " ".join(fields)
+    system.cache[key] = entries
+    return entries
+
+
+def version(system: System) -> str:
+    return get(system, "mail_version")
+
+
+def version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in re.findall(r"\d+", text)[:3])

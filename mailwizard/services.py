@@ -1,0 +1,79 @@
+"""Start, reload and restart daemons the way this machine does it.
+
+systemd where it runs (/run/systemd/system exists); otherwise the daemons' own commands,
+as in containers and in the integration tests' namespaces.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Literal
+
+from mailwizard.system import Result, System
+
+Action = Literal["reload", "restart"]
+
+OPENDKIM_CONF = "/etc/opendkim.conf"
+OPENDKIM_PIDFILE = "/run/opendkim/opendkim.pid"
+
+
+def postfix_running(system: System) -> bool:
+    return system.query(["postfix", "status"]).ok
+
+
+def _pid(system: System, pidfile: str) -> int | None:
+    text = system.read_text(pidfile)
+    if not text or not text.strip().isdigit():
+        return None
+    pid = int(text.strip())
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def opendkim_running(system: System) -> bool:
+    if system.has_systemd:
+        return system.query(["systemctl", "is-active", "--quiet", "opendkim"]).ok
+    return _pid(system, OPENDKIM_PIDFILE) is not None
+
+
+def control(system: System, service: str, action: Action) -> list[Result]:
+    """Reload or restart ``service``; start it when it is not running."""
+    if system.has_systemd:
+        verb = "reload-or-restart" if action == "reload" else "restart"
+        return [system.run(["systemctl", verb, service], timeout=90)]
+    if service == "postfix":
+        if not postfix_running(system):
+            return [system.run(["postfix", "start"], timeout=90)]
+        if action == "reload":
+            return [system.run(["postfix", "reload"], timeout=90)]
+        return [system.run(["postfix", "stop"], timeout=90),
+                system.run(["postfix", "start"], timeout=90)]
+    if service == "opendkim":
+        pid = _pid(system, OPENDKIM_PIDFILE)
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid)
+        return [
+            system.run(["install", "-d", "-o", "opendkim", "-g", "opendkim", "-m", "750",
+                        "/run/opendkim"]),
+            system.run(["opendkim", "-x", OPENDKIM_CONF, "-P", OPENDKIM_PIDFILE], timeout=30),
+        ]
+    raise ValueError(f"no way to control {service} without systemd")
+
+
+def _wait_gone(pid: int, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)

@@ -1,0 +1,162 @@
+"""Which domains this server receives mail for, and which networks may send through it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailwizard import postfix
+from mailwizard.plan import Plan
+from mailwizard.steps.base import Problem, Status, Step
+from mailwizard.system import System
+from mailwizard.validate import Invalid, destination, network
+
+RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")
+LOOPBACK = ("127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128")
+
+
+@dataclass(frozen=True)
+class DomainsAnswers:
+    mydestination: tuple[str, ...]
+    mynetworks: tuple[str, ...]
+
+
+def safe_relay_restrictions(current: str) -> str:
+    """Keep the admin's list; add ``reject_unauth_destination`` when no guard is there."""
+    items = postfix.split_list(current)
+    if any(item in RELAY_GUARDS for item in items):
+        return current
+    if not items:
+        items = ["permit_mynetworks", "permit_sasl_authenticated"]
+    return " ".join([*items, "reject_unauth_destination"])
+
+
+def mail_domains(system: System) -> list[str]:
+    """The real domains in mydestination (no localhost, no variables): the DKIM/SPF default."""
+    out = []
+    for item in postfix.split_list(postfix.get(system, "mydestination")):
+        if "$" in item or item.startswith("localhost") or "." not in item:
+            continue
+        out.append(item)
+    return out
+
+
+def primary_domain(system: System) -> str:
+    """The mail domain the later steps default to: the shortest real destination."""
+    domains = mail_domains(system)
+    if domains:
+        return min(domains, key=lambda d: (d.count("."), d))
+    host = postfix.get(system, "myhostname")
+    return host.split(".", 1)[1] if host.count(".") >= 2 else host
+
+
+class DomainsStep(Step[DomainsAnswers]):
+    name = "domains"
+    title = "Domains"
+    answers = DomainsAnswers
+    blurb = (
+        "The domains this server accepts mail for, and the networks trusted to send "
+        "mail through it without a password."
+    )
+    help = """\
+# Domains and trusted networks
+
+**What it does.** Sets `mydestination` (mail for these domains is delivered here) and
+`mynetworks` (clients in these networks may send mail anywhere without logging in), and
+makes sure `smtpd_relay_restrictions` ends in `reject_unauth_destination`.
+
+**Why it matters.** `mynetworks` is the most dangerous line in main.cf: a network that is
+too wide turns the server into an *open relay* that spammers find within hours, and the
+server's address is then blocked everywhere.
+
+**What the guide says.** Add your main domain to mydestination
+(`example.com, mail.example.com, localhost.example.com, localhost`) and keep mynetworks
+to the machine itself; add an application server's address only if it cannot log in.
+
+**Common mistakes.**
+- `0.0.0.0/0` or a whole provider range in mynetworks (refused / warned here).
+- Listing a domain in mydestination that is also handled elsewhere (virtual domains).
+- Prefer SASL logins (the SASL step) to trusting networks.
+"""
+
+    def current(self, system: System) -> DomainsAnswers:
+        return DomainsAnswers(
+            mydestination=tuple(postfix.split_list(postfix.get(system, "mydestination"))),
+            mynetworks=tuple(postfix.split_list(postfix.get(system, "mynetworks"))),
+        )
+
+    def _normalise(self, a: DomainsAnswers) -> tuple[list[str], list[str], list[Problem]]:
+        problems: list[Problem] = []
+        dests: list[str] = []
+        for i, item in enumerate(a.mydestination):
+            try:
+                value = destination(item)
+            except Invalid as exc:
+                problems.append(Problem(f"domains.mydestination[{i}]", f"{item!r}: {exc}"))
+                continue
+            if value not in dests:
+                dests.append(value)
+        nets: list[str] = []
+        for i, item in enumerate(a.mynetworks):
+            try:
+                value, warnings = network(item)
+            except Invalid as exc:
+                problems.append(Problem(f"domains.mynetworks[{i}]", str(exc)))
+                continue
+            problems.extend(Problem(f"domains.mynetworks[{i}]", w.message, "warning")
+                            for w in warnings)
+            if value not in nets:
+                nets.append(value)
+        return dests, nets, problems
+
+    def validate(self, a: DomainsAnswers, system: System) -> list[Problem]:
+        dests, nets, problems = self._normalise(a)
+        if not a.mydestination:
+            problems.append(Problem("domains.mydestination",
+                                    "list at least one domain this server receives mail for"))
+        host = postfix.get(system, "myhostname")
+        if dests and host and host not in dests and "$myhostname" not in dests:
+            problems.append(Problem(
+                "domains.mydestination",
+                f"{host} (this server's name) is not listed: mail to root@{host} would bounce",
+                "warning",
+            ))
+        if a.mynetworks and not any(n in LOOPBACK for n in nets):
+            problems.append(Problem("domains.mynetworks",
+                                    "127.0.0.0/8 is missing: local programs must log in",
+                                    "warning"))
+        return problems
+
+    def plan(self, a: DomainsAnswers, system: System) -> Plan:
+        dests, nets, _ = self._normalise(a)
+        values = {"mydestination": ", ".join(dests), "mynetworks": " ".join(nets)}
+        now = postfix.params(system)
+        edits = {k: v for k, v in values.items() if postfix.split_list(now.get(k, "")) !=
+                 postfix.split_list(v)}
+        relay = safe_relay_restrictions(now.get("smtpd_relay_restrictions", ""))
+        if relay != now.get("smtpd_relay_restrictions", ""):
+            edits["smtpd_relay_restrictions"] = relay
+        if not edits:
+            return Plan(steps=(self.name,))
+        staged = postfix.stage(system, set_main=edits, why="domains and trusted networks")
+        return Plan(files=staged.changes, reload=frozenset({"postfix"}), steps=(self.name,))
+
+    def status(self, system: System) -> Status:
+        now = postfix.params(system)
+        relay = postfix.split_list(now.get("smtpd_relay_restrictions", ""))
+        nets = postfix.split_list(now.get("mynetworks", ""))
+        shown = (
+            f"mydestination = {now.get('mydestination', '')}",
+            f"mynetworks = {now.get('mynetworks', '')}",
+        )
+        if not any(g in relay for g in RELAY_GUARDS):
+            return Status("problem", "open relay: no reject_unauth_destination", shown)
+        for item in nets:
+            try:
+                network(item)
+            except Invalid:
+                return Status("problem", f"mynetworks: {item} trusts too much", shown)
+        domains = mail_domains(system)
+        if not domains:
+            return Status("todo", "no mail domain yet", shown)
+        more = f" +{len(domains) - 1}" if len(domains) > 1 else ""
+        return Status("ok", primary_domain(system) + more, shown)

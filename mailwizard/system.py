@@ -1,0 +1,286 @@
+"""The machine the wizard works on: a filesystem root, atomic writes, commands.
+
+Every path the rest of the code handles is a *logical* absolute path ("/etc/postfix/main.cf");
+``System.path()`` maps it under ``root`` so a sandbox directory can stand in for ``/``.
+Commands are argv lists run through the ``sh`` library: never a shell string, a timeout on
+every call, secrets only on stdin.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import os
+import pwd
+import shutil
+import stat
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mailwizard.secret import Secret
+
+DEFAULT_TIMEOUT = 60.0
+
+
+class CommandError(Exception):
+    """A command could not start, exited non-zero or timed out."""
+
+    def __init__(self, argv: Sequence[str], rc: int | None, output: str, reason: str = "") -> None:
+        self.argv = tuple(argv)
+        self.rc = rc
+        self.output = output
+        self.reason = reason or (f"exit code {rc}" if rc is not None else "did not run")
+        last = "\n".join(output.strip().splitlines()[-5:])
+        super().__init__(f"{' '.join(self.argv)}: {self.reason}" + (f"\n{last}" if last else ""))
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    rc: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0
+
+
+LineSink = Callable[[str], None]
+
+
+class Runner(Protocol):
+    """Runs argv lists. ``check=False`` returns non-zero exits instead of raising."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: str | Secret | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True,
+        on_line: LineSink | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result: ...
+
+
+class ShRunner:
+    """The real runner, on the ``sh`` library."""
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: str | Secret | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True,
+        on_line: LineSink | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        import sh
+
+        argv = tuple(argv)
+        exe = shutil.which(argv[0]) if "/" not in argv[0] else argv[0]
+        if exe is None:
+            raise CommandError(argv, None, "", f"{argv[0]} is not installed (not found on PATH)")
+        data = stdin.reveal() if isinstance(stdin, Secret) else stdin
+        full_env = dict(os.environ)
+        full_env.update({"LC_ALL": "C", "LANG": "C"})
+        if env:
+            full_env.update(env)
+        kwargs: dict[str, object] = {
+            "_timeout": timeout,
+            "_ok_code": list(range(256)),
+            "_tty_out": False,
+            "_env": full_env,
+            "_encoding": "utf-8",
+            "_decode_errors": "replace",
+        }
+        if data is not None:
+            kwargs["_in"] = data
+        command: Any = sh.Command(exe)
+        try:
+            if on_line is not None:
+                lines: list[str] = []
+
+                def sink(line: str) -> None:
+                    line = line.rstrip("\n")
+                    lines.append(line)
+                    on_line(line)
+
+                proc = command(*argv[1:], _out=sink, _err_to_out=True, **kwargs)
+                out, err = "\n".join(lines) + ("\n" if lines else ""), ""
+            else:
+                proc = command(*argv[1:], _return_cmd=True, **kwargs)
+                out, err = str(proc), proc.stderr.decode("utf-8", "replace")
+            rc = proc.exit_code
+        except sh.TimeoutException as exc:
+            raise CommandError(argv, None, "", f"timed out after {timeout:g} s") from exc
+        except OSError as exc:
+            raise CommandError(argv, None, "", f"could not start: {exc.strerror}") from exc
+        result = Result(argv, rc, out, err)
+        if check and rc != 0:
+            raise CommandError(argv, rc, out + err)
+        return result
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    mode: int
+    owner: str
+    group: str
+
+
+def _owner_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def _uid(owner: str) -> int:
+    return int(owner) if owner.isdigit() else pwd.getpwnam(owner).pw_uid
+
+
+def _gid(group: str) -> int:
+    return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+
+
+@dataclass
+class System:
+    """The filesystem root and the runner; everything the steps read goes through here."""
+
+    root: Path = Path("/")
+    runner: Runner = field(default_factory=ShRunner)
+    # Reads of the live system that apply() never repeats (postconf dumps, user lists).
+    cache: dict[str, object] = field(default_factory=dict)
+    # Files as an earlier step's plan will leave them (logical path -> bytes, None = absent).
+    overlay: dict[str, bytes | None] = field(default_factory=dict)
+    # Whether apply() runs commands and controls services. Off by default under a sandbox
+    # root, where they would act on the real machine; tests with a fake runner turn it on.
+    run_commands: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.run_commands is None:
+            self.run_commands = not self.sandboxed
+
+    def with_files(self, files: dict[str, bytes | None]) -> System:
+        """A view of this system in which ``files`` are already written (for chained plans)."""
+        return System(self.root, self.runner, self.cache, {**self.overlay, **files},
+                      self.run_commands)
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.root.resolve() != Path("/")
+
+    def path(self, logical: str) -> Path:
+        """Map a logical absolute path under ``root``."""
+        if not logical.startswith("/"):
+            raise ValueError(f"not an absolute path: {logical}")
+        return self.root / logical.lstrip("/")
+
+    def exists(self, logical: str) -> bool:
+        if logical in self.overlay:
+            return self.overlay[logical] is not None
+        return self.path(logical).exists()
+
+    def read_bytes(self, logical: str) -> bytes | None:
+        if logical in self.overlay:
+            return self.overlay[logical]
+        try:
+            return self.path(logical).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def read_text(self, logical: str) -> str | None:
+        data = self.read_bytes(logical)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def info(self, logical: str) -> FileInfo | None:
+        try:
+            st = self.path(logical).stat()
+        except FileNotFoundError:
+            return None
+        return FileInfo(stat.S_IMODE(st.st_mode), _owner_name(st.st_uid), _group_name(st.st_gid))
+
+    def which(self, name: str) -> str | None:
+        return shutil.which(name)
+
+    @property
+    def has_systemd(self) -> bool:
+        return self.path("/run/systemd/system").is_dir()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: str | Secret | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True,
+        on_line: LineSink | None = None,
+    ) -> Result:
+        return self.runner.run(
+            argv, stdin=stdin, timeout=timeout, check=check, on_line=on_line
+        )
+
+    def query(self, argv: Sequence[str], *, timeout: float = 20.0, check: bool = False) -> Result:
+        """A read-only command (postconf -h, sasldblistusers2): safe in previews and tests."""
+        runner = getattr(self.runner, "reader", self.runner)
+        return runner.run(argv, timeout=timeout, check=check)
+
+    def write_atomic(
+        self,
+        logical: str,
+        data: bytes,
+        *,
+        mode: int | None = None,
+        owner: str | None = None,
+        group: str | None = None,
+    ) -> None:
+        """Write via a temp file in the same directory, fsync, rename.
+
+        Keeps the old file's mode and owner unless others are given; a new file gets 0644 root.
+        """
+        target = self.path(logical)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        old = self.info(logical)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            final_mode = mode if mode is not None else (old.mode if old else 0o644)
+            os.chmod(tmp, final_mode)
+            want_owner = owner or (old.owner if old else None)
+            want_group = group or (old.group if old else None)
+            if os.geteuid() == 0 and (want_owner or want_group):
+                os.chown(
+                    tmp,
+                    _uid(want_owner) if want_owner else -1,
+                    _gid(want_group) if want_group else -1,
+                )
+            os.replace(tmp, target)
+            dir_fd = os.open(target.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def remove(self, logical: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path(logical).unlink()

@@ -1,0 +1,226 @@
+"""Pure validators. Each returns the normalised value or raises ``Invalid`` with a message
+that says what is allowed; the screens' Input validators and the answers file both use them.
+
+Anything that could smuggle configuration into main.cf, /etc/aliases or opendkim.conf
+(new lines, commas inside one item, ``=``, ``$``, ``#``, quotes, spaces) is refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_FORBIDDEN = re.compile(r"[\s,=$#\"'`\\;|<>()\[\]{}]")
+# Postfix variables that Debian's own defaults use inside mydestination.
+POSTFIX_VARIABLES = ("$myhostname", "$mydomain")
+
+
+class Invalid(ValueError):
+    """The value is not allowed; ``str(exc)`` says what is."""
+
+
+@dataclass(frozen=True)
+class Warning_:
+    """A value that is allowed but probably not what the admin wants."""
+
+    message: str
+
+
+def _no_injection(value: str, what: str) -> None:
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise Invalid(f"{what} must be on one line")
+    bad = _FORBIDDEN.search(value)
+    if bad:
+        shown = {" ": "a space", "\t": "a tab"}.get(bad.group(), repr(bad.group()))
+        raise Invalid(f"{what} cannot contain {shown}")
+
+
+def _to_ascii(value: str) -> str:
+    try:
+        return value.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise Invalid("not a valid international domain name") from exc
+
+
+def _labels(name: str, what: str) -> str:
+    if not name:
+        raise Invalid(f"{what} is empty")
+    _no_injection(name, what)
+    name = name.rstrip(".").lower()
+    if not name.isascii():
+        name = _to_ascii(name)
+    if len(name) > 253:
+        raise Invalid(f"{what} is longer than 253 characters")
+    for label in name.split("."):
+        if not label:
+            raise Invalid(f"{what} has an empty label (two dots in a row?)")
+        if len(label) > 63:
+            raise Invalid(f"{what}: each part between dots is at most 63 characters")
+        if not _LABEL.match(label):
+            raise Invalid(
+                f"{what}: use letters, digits and hyphens between dots, "
+                "not starting or ending with a hyphen"
+            )
+    return name
+
+
+def fqdn(value: str) -> str:
+    """A fully qualified host name such as mail.example.com (at least one dot)."""
+    name = _labels(value.strip(), "a host name")
+    if "." not in name:
+        raise Invalid("a full host name needs a dot, like mail.example.com")
+    if name.rsplit(".", 1)[1].isdigit():
+        raise Invalid("a host name cannot end in a number (that looks like an IP address)")
+    return name
+
+
+def domain(value: str) -> str:
+    """A mail domain such as example.com."""
+    name = _labels(value.strip(), "a domain")
+    if "." not in name:
+        raise Invalid("a mail domain needs a dot, like example.com")
+    if name.rsplit(".", 1)[1].isdigit():
+        raise Invalid("a domain cannot end in a number")
+    return name
+
+
+def destination(value: str) -> str:
+    """An entry of mydestination: a domain, ``localhost``, or Debian's ``$myhostname`` forms."""
+    value = value.strip()
+    if value in POSTFIX_VARIABLES or value == "localhost.$mydomain":
+        return value
+    name = _labels(value, "a destination")
+    if name.rsplit(".", 1)[-1].isdigit():
+        raise Invalid("a destination is a domain name, not an address")
+    return name
+
+
+def network(value: str) -> tuple[str, list[Warning_]]:
+    """A trusted network in Postfix form: 192.0.2.0/24, 192.0.2.7, [2001:db8::]/32.
+
+    Refuses networks that trust everybody; warns on wide or public ranges.
+    """
+    raw = value.strip()
+    if not raw:
+        raise Invalid("a network is empty")
+    if "\n" in raw or " " in raw or "," in raw:
+        raise Invalid("give one network per entry, like 192.168.1.0/24")
+    text = raw
+    bracketed = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](/\d{1,3})?", raw)
+    if bracketed:
+        text = bracketed.group(1) + (bracketed.group(2) or "")
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise Invalid(
+            "use an address or network like 192.168.1.0/24, 10.0.0.5 or [2001:db8::]/64"
+        ) from exc
+    if net.prefixlen == 0:
+        raise Invalid(f"{raw} trusts every address on the internet: that is an open relay")
+    warnings: list[Warning_] = []
+    wide = net.prefixlen < (8 if net.version == 4 else 32)
+    if wide:
+        warnings.append(
+            Warning_(f"{raw} is very wide: every host in it may send mail through this server")
+        )
+    public = not (net.is_private or net.is_loopback or net.is_link_local)
+    if public and not wide:
+        warnings.append(Warning_(f"{raw} is a public range: every host in it may relay mail"))
+    if net.version == 6:
+        shown = f"[{net.network_address}]/{net.prefixlen}"
+    elif net.prefixlen == 32 and "/" not in text:
+        shown = str(net.network_address)
+    else:
+        shown = str(net)
+    if "/" not in text and net.version == 6:
+        shown = f"[{net.network_address}]/128"
+    return shown, warnings
+
+
+_LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
+
+
+def local_name(value: str) -> str:
+    """An alias name (the part before @): letters, digits, dot, underscore, plus, hyphen."""
+    name = value.strip().lower()
+    if not name:
+        raise Invalid("an alias name is empty")
+    if name.endswith(":") or ":" in name:
+        raise Invalid("an alias name cannot contain ':'")
+    _no_injection(name, "an alias name")
+    if not _LOCAL.match(name) or name.endswith("."):
+        raise Invalid(
+            "an alias name uses letters, digits, '.', '_', '+' or '-' "
+            "and starts with a letter or digit"
+        )
+    return name
+
+
+def address(value: str) -> str:
+    """An alias target: a mail address (user@example.com) or a local user name (root)."""
+    text = value.strip()
+    if not text:
+        raise Invalid("an address is empty")
+    if text[0] in "|/:\"" or text.startswith(":include:"):
+        raise Invalid("only mail addresses or local user names are allowed (no commands or files)")
+    if "@" not in text:
+        return local_name(text)
+    local, _, dom = text.rpartition("@")
+    _no_injection(local, "an address")
+    if not local or len(local) > 64 or not re.fullmatch(r"[A-Za-z0-9.!%&*+/?^_{}~-]+", local):
+        raise Invalid("the part before @ uses letters, digits and . _ + - only")
+    if local.startswith(".") or local.endswith(".") or ".." in local:
+        raise Invalid("the part before @ cannot start or end with a dot, or have two dots in a row")
+    return f"{local}@{domain(dom)}"
+
+
+def selector(value: str) -> str:
+    """A DKIM selector: one DNS label, e.g. ``mail`` or ``2026``."""
+    text = value.strip().lower()
+    if not text:
+        raise Invalid("a selector is empty")
+    _no_injection(text, "a selector")
+    if not _LABEL.match(text):
+        raise Invalid("a selector uses letters, digits and hyphens only (one label, like mail)")
+    return text
+
+
+def sasl_user(value: str) -> str:
+    """A SASL login: user@example.com (the domain becomes the SASL realm)."""
+    text = value.strip()
+    if "@" not in text:
+        raise Invalid("a login is a full address like alice@example.com")
+    local, _, dom = text.rpartition("@")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", local.lower()) or local.endswith("."):
+        raise Invalid("the user name uses lower-case letters, digits, '.', '_' or '-'")
+    return f"{local.lower()}@{domain(dom)}"
+
+
+MIN_PASSWORD = 10
+
+
+def password(value: str, *, user: str = "") -> str:
+    """A SASL password: at least 10 characters, not the login, no line breaks."""
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise Invalid("a password cannot contain a line break")
+    if len(value) < MIN_PASSWORD:
+        raise Invalid(f"a password needs at least {MIN_PASSWORD} characters")
+    if user and value.lower() in {user.lower(), user.split("@")[0].lower()}:
+        raise Invalid("a password cannot be the login name")
+    if len(set(value)) < 4:
+        raise Invalid("a password needs more than three different characters")
+    return value
+
+
+def dkim_bits(value: int | str) -> int:
+    try:
+        bits = int(value)
+    except (TypeError, ValueError) as exc:
+        raise Invalid("key size is 2048 or 4096") from exc
+    if bits < 2048:
+        raise Invalid("keys under 2048 bits are refused by large receivers: use 2048 or 4096")
+    if bits not in (2048, 3072, 4096):
+        raise Invalid("key size is 2048, 3072 or 4096")
+    return bits

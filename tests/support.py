@@ -1,0 +1,73 @@
+"""Test helpers shared by unit, pilot and snapshot tests: a sandbox root and a fake runner."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mailwizard.secret import Secret
+from mailwizard.system import DEFAULT_TIMEOUT, CommandError, LineSink, Result, ShRunner, System
+
+FIXTURE = Path(__file__).parent / "fixtures" / "debian12"
+
+
+def make_sandbox(target: Path) -> Path:
+    """Copy the fresh-Debian fixture tree to ``target`` and return it."""
+    shutil.copytree(FIXTURE, target, dirs_exist_ok=True, symlinks=True)
+    (target / "README.md").unlink(missing_ok=True)
+    return target
+
+
+@dataclass
+class Call:
+    argv: tuple[str, ...]
+    stdin: str | Secret | None
+
+
+@dataclass
+class RecordingRunner:
+    """Records every apply-time command instead of running it.
+
+    Read-only queries (``System.query``) go to ``reader``, the real runner, so postconf
+    staging works for real on the sandbox. ``fail_on`` makes a command fail, to test rollback;
+    ``effects`` lets a test imitate what a command would change on disk.
+    """
+
+    calls: list[Call] = field(default_factory=list)
+    fail_on: Callable[[tuple[str, ...]], bool] = lambda argv: False
+    effects: dict[str, Callable[[tuple[str, ...]], None]] = field(default_factory=dict)
+    reader: ShRunner = field(default_factory=ShRunner)
+    output: str = "ok\n"
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: str | Secret | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True,
+        on_line: LineSink | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        argv = tuple(argv)
+        self.calls.append(Call(argv, stdin))
+        if argv[0] in self.effects:
+            self.effects[argv[0]](argv)
+        if self.fail_on(argv):
+            if check:
+                raise CommandError(argv, 1, "fake failure: " + " ".join(argv))
+            return Result(argv, 1, "", "fake failure")
+        if on_line:
+            for line in self.output.splitlines():
+                on_line(line)
+        return Result(argv, 0, self.output, "")
+
+    def argvs(self) -> list[tuple[str, ...]]:
+        return [c.argv for c in self.calls]
+
+
+def sandbox_system(root: Path, runner: RecordingRunner | None = None) -> System:
+    """A System on a sandbox root whose commands are recorded (and "run": run_commands)."""
+    return System(root=root, runner=runner or RecordingRunner(), run_commands=True)
