@@ -1,0 +1,618 @@
+"""Isolated Linux namespaces for the integration tests.
+
+A :class:`Namespace` is one long-lived set of mount, network, UTS and PID
+namespaces in which real Postfix, opendkim and nsd can run on loopback without
+touching the machine's own mail set-up:
+
+* /etc, /var/spool/postfix, /var/lib/postfix, /var/mail, /var/log, /run,
+  /var/backups and /var/lib/opendkim (when present) are overlayfs mounts whose
+  upper layer lives on a private tmpfs: writes inside never reach the disk;
+* the network is a fresh one with only ``lo`` (up), so nothing leaves the machine;
+* the hostname is the test's own; /etc/resolv.conf says ``nameserver 127.0.0.1``;
+* every process started inside dies with the namespace's init (``--pid``).
+
+Commands run inside through ``nsenter`` (:meth:`Namespace.run`, a bash script
+with the helper functions of :data:`HELPERS` defined), Python callables through
+``fork`` + ``setns`` (:meth:`Namespace.call`). /tmp is shared with the host, and
+:attr:`Namespace.tmp` is a private-to-the-test directory visible on both sides.
+
+Anything missing (root, unshare, overlayfs) raises :class:`NsEnvError`: the
+integration tests fail loudly instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import pickle
+import select
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = [
+    "HELPERS",
+    "OVERLAY_DIRS",
+    "Namespace",
+    "NsCommandError",
+    "NsEnvError",
+    "NsTimeoutError",
+    "pids_in_pid_namespace",
+    "run_in_ns",
+]
+
+T = TypeVar("T")
+
+OVERLAY_DIRS: tuple[str, ...] = (
+    "/etc",
+    "/var/spool/postfix",
+    "/var/lib/postfix",
+    "/var/mail",
+    "/var/log",
+    "/run",
+    "/var/backups",
+    "/var/lib/opendkim",
+)
+"""Directories made copy-on-write inside the namespace (missing ones are skipped)."""
+
+PRIVATE_DIR = "/run/mailwizard-test"
+"""A scratch directory that exists only inside the namespace (under the /run overlay)."""
+
+_TOOLS = ("unshare", "nsenter", "mount", "ip", "hostname", "bash")
+_READY = "MW-NSENV-READY"
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWUTS = 0x04000000
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWPID = 0x20000000
+_NS_KINDS = (
+    ("net", _CLONE_NEWNET),
+    ("uts", _CLONE_NEWUTS),
+    ("pid", _CLONE_NEWPID),
+    ("mnt", _CLONE_NEWNS),
+)
+
+
+class NsEnvError(RuntimeError):
+    """The isolated environment cannot be created or has died."""
+
+
+class NsCommandError(AssertionError):
+    """A command inside the namespace exited non-zero (``run(..., check=True)``)."""
+
+    def __init__(self, result: subprocess.CompletedProcess[str], script: str) -> None:
+        self.result = result
+        self.script = script
+        super().__init__(
+            f"command in namespace exited {result.returncode}\n"
+            f"--- script ---\n{script.strip()}\n"
+            f"--- stdout ---\n{_tail(result.stdout)}\n"
+            f"--- stderr ---\n{_tail(result.stderr)}"
+        )
+
+
+class NsTimeoutError(NsCommandError):
+    """A command inside the namespace ran longer than its timeout and was killed."""
+
+
+# Bash helpers defined for every script run by Namespace.run().
+HELPERS = r"""
+mw_die() { printf 'mw: %s\n' "$*" >&2; exit 1; }
+
+# mw_wait_for TIMEOUT CMD...: run CMD every 0.2 s until it succeeds; 1 after TIMEOUT seconds.
+mw_wait_for() {
+  local deadline=$(( SECONDS + $1 )); shift
+  until "$@" >/dev/null 2>&1; do
+    (( SECONDS < deadline )) || return 1
+    sleep 0.2
+  done
+}
+
+# mw_listening tcp|udp PORT: something listens on 127.0.0.1:PORT (or on all addresses).
+mw_listening() {
+  local flag=-t; [ "$1" = udp ] && flag=-u
+  [ -n "$(ss -Hln "$flag" "sport = :$2")" ]
+}
+
+# mw_wait_port PORT [TIMEOUT]: wait until a TCP server listens on PORT.
+mw_wait_port() {
+  local timeout=${2:-15}
+  mw_wait_for "$timeout" mw_listening tcp "$1" || mw_die "no listener on tcp/$1 after ${timeout}s"
+}
+
+# mw_maillog: the path of Postfix's log (syslog's mail.log, else maillog_file).
+mw_maillog() {
+  if [ -e /var/log/mail.log ]; then echo /var/log/mail.log; else postconf -h maillog_file; fi
+}
+
+# mw_backdate_main_cf: a Postfix program reading a main.cf modified within the last ~2 s
+# re-reads it every 0.3 s until it is older (a guard against half-written files): backdate it.
+# (No postconf here: it would wait too.)
+mw_backdate_main_cf() {
+  touch -d "@$(( $(date +%s) - 10 ))" "${MAIL_CONFIG:-/etc/postfix}/main.cf"
+}
+
+# mw_boot: hostname files, Debian's chroot set-up, a log file without syslog, postfix start.
+mw_boot() {
+  local stopped=no
+  # master -t exits 0 when no master runs ("postfix status" logs, slowly, without postlogd).
+  "$(postconf -h daemon_directory)/master" -t 2>/dev/null && stopped=yes
+  hostname "$MW_HOSTNAME"
+  printf '%s\n' "$MW_HOSTNAME" > /etc/hostname
+  /usr/lib/postfix/configure-instance.sh -
+  if [ ! -e /var/log/mail.log ] && [ -z "$(postconf -h maillog_file)" ]; then
+    postconf -e maillog_file=/var/log/postfix.log
+    mw_backdate_main_cf
+  fi
+  if [ "$stopped" = yes ]; then postfix start; else postfix reload; fi
+  mw_wait_port 25
+}
+
+# mw_nsd ZONE_TEXT [ORIGIN]: serve the zone (added to any served before) on 127.0.0.1:53.
+mw_nsd() {
+  local text=$1 origin=${2:-} d=$MW_PRIVATE/nsd
+  [ -n "$origin" ] || origin=$(awk '$1 == "$ORIGIN" { print $2; exit }' <<<"$text")
+  [ -n "$origin" ] || mw_die "mw_nsd: give ORIGIN or start the zone with \$ORIGIN"
+  origin=${origin%.}
+  mkdir -p "$d/zones"
+  printf '%s\n' "$text" > "$d/zones/$origin.zone"
+  nsd-checkzone "$origin" "$d/zones/$origin.zone" >&2 || mw_die "mw_nsd: zone $origin does not load"
+  _mw_nsd_conf "$d" > "$d/nsd.conf"
+  nsd-checkconf "$d/nsd.conf" || mw_die "mw_nsd: bad nsd.conf"
+  if [ -s "$d/nsd.pid" ] && kill "$(cat "$d/nsd.pid")" 2>/dev/null; then
+    mw_wait_for 10 eval '! mw_listening udp 53' || mw_die "mw_nsd: old nsd did not stop"
+  fi
+  nsd -c "$d/nsd.conf" || mw_die "mw_nsd: nsd did not start; see $d/nsd.log"
+  rm -f /etc/resolv.conf; printf 'nameserver 127.0.0.1\n' > /etc/resolv.conf
+  mw_wait_for 10 mw_listening udp 53 || mw_die "mw_nsd: nsd not listening; see $d/nsd.log"
+}
+
+_mw_nsd_conf() {
+  local d=$1 z name
+  cat <<EOF
+server:
+  ip-address: 127.0.0.1
+  port: 53
+  do-ip6: no
+  username: ""
+  chroot: ""
+  server-count: 1
+  database: ""
+  zonesdir: "$d/zones"
+  zonelistfile: "$d/zone.list"
+  xfrdfile: "$d/xfrd.state"
+  xfrdir: "$d"
+  pidfile: "$d/nsd.pid"
+  logfile: "$d/nsd.log"
+  verbosity: 1
+remote-control:
+  control-enable: no
+EOF
+  for z in "$d"/zones/*.zone; do
+    name=$(basename "$z" .zone)
+    printf 'zone:\n  name: "%s"\n  zonefile: "%s"\n' "$name" "$z"
+  done
+}
+
+# mw_wait_mail FILE PATTERN [TIMEOUT]: wait until FILE contains the (extended) regex PATTERN.
+mw_wait_mail() {
+  local file=$1 pattern=$2 timeout=${3:-20}
+  if mw_wait_for "$timeout" grep -qE -- "$pattern" "$file"; then return 0; fi
+  {
+    echo "mw_wait_mail: '$pattern' not in $file after ${timeout}s"
+    echo "--- queue ---"; postqueue -p 2>&1 || true
+    echo "--- log ---"; tail -n 30 "$(mw_maillog)" 2>&1 || true
+  } >&2
+  return 1
+}
+"""
+
+_INIT = r"""
+set -euo pipefail
+mount --make-rprivate /
+mount -t tmpfs -o mode=0700 mw-nsenv "$MW_LAYERS"
+for dir in $MW_OVERLAYS; do
+  [ -d "$dir" ] || continue
+  layer=$MW_LAYERS/$(printf '%s' "$dir" | tr / _)
+  mkdir -p "$layer/upper" "$layer/work"
+  chown --reference="$dir" "$layer/upper"
+  chmod --reference="$dir" "$layer/upper"
+  mount -t overlay overlay -o "lowerdir=$dir,upperdir=$layer/upper,workdir=$layer/work" "$dir"
+done
+ip link set lo up
+hostname "$MW_HOSTNAME"
+rm -f /etc/resolv.conf
+printf 'nameserver 127.0.0.1\n' > /etc/resolv.conf
+mkdir -p -m 0755 "$MW_PRIVATE"
+echo "$MW_READY"
+exec >/dev/null 2>&1
+while read -r _; do :; done
+"""
+
+
+class Namespace:
+    """One isolated mount+net+UTS+PID namespace, alive until :meth:`close`.
+
+    Use as a context manager; ``start()`` fails loudly (:class:`NsEnvError`).
+    """
+
+    def __init__(
+        self,
+        hostname: str = "mail.example.com",
+        overlays: Sequence[str] = OVERLAY_DIRS,
+        start_timeout: float = 30.0,
+    ) -> None:
+        self.hostname = hostname
+        self.overlays = tuple(overlays)
+        self.start_timeout = start_timeout
+        self._tmp: Path | None = None
+        self._proc: subprocess.Popen[str] | None = None
+        self._init_pid = 0
+
+    # -- life cycle ------------------------------------------------------
+
+    def __enter__(self) -> Namespace:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def start(self) -> Namespace:
+        """Create the namespaces, overlays and loopback; return self once ready."""
+        if self._proc is not None:
+            raise NsEnvError("namespace already started")
+        _preflight()
+        self._tmp = Path(tempfile.mkdtemp(prefix="mw-nsenv-"))
+        self._tmp.chmod(0o755)
+        (self._tmp / ".layers").mkdir()
+        (self._tmp / "helpers.sh").write_text(HELPERS)
+        (self._tmp / "init.sh").write_text(_INIT)
+        try:
+            self._spawn()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """End the namespace (killing every process in it) and remove :attr:`tmp`."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _stop(proc)
+        self._init_pid = 0
+        tmp, self._tmp = self._tmp, None
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @property
+    def tmp(self) -> Path:
+        """A directory under /tmp seen by the test and the namespace alike (``$MW_SHARED``)."""
+        if self._tmp is None:
+            raise NsEnvError("namespace is not started")
+        return self._tmp
+
+    @property
+    def init_pid(self) -> int:
+        """The host PID of the namespace's init (PID 1 inside)."""
+        if self._proc is None or self._proc.poll() is not None or not self._init_pid:
+            raise NsEnvError("namespace is not running")
+        return self._init_pid
+
+    @property
+    def pid_namespace(self) -> str:
+        """The PID namespace's identity, e.g. ``pid:[4026532291]``."""
+        return os.readlink(f"/proc/{self.init_pid}/ns/pid")
+
+    def alive(self) -> bool:
+        """Whether the namespace's init still runs."""
+        return self._proc is not None and self._proc.poll() is None
+
+    # -- running things inside ---------------------------------------------
+
+    def run(
+        self,
+        script: str,
+        *,
+        timeout: float = 60.0,
+        check: bool = True,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a bash script inside (``set -euo pipefail``, :data:`HELPERS` defined).
+
+        The script sees the test's environment and cwd, plus ``$MW_HOSTNAME``,
+        ``$MW_SHARED`` (:attr:`tmp`) and ``$MW_PRIVATE`` (a directory only inside).
+        Raises :class:`NsCommandError` on a non-zero exit when ``check``, and
+        :class:`NsTimeoutError` (after killing the script) past ``timeout``.
+        """
+        path = self._script_file(script)
+        argv = [*self._nsenter(), "bash", "--noprofile", "--norc", str(path)]
+        stdin = subprocess.DEVNULL if input is None else subprocess.PIPE
+        with subprocess.Popen(
+            argv,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self._env(),
+            start_new_session=True,
+        ) as proc:
+            try:
+                out, err = proc.communicate(input, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _kill_below(proc.pid)
+                try:
+                    out, err = proc.communicate(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    out, err = proc.communicate()
+                err += f"\nmw: killed after {timeout}s"
+                raise NsTimeoutError(
+                    subprocess.CompletedProcess(argv, -9, out, err), script
+                ) from None
+            finally:
+                path.unlink(missing_ok=True)
+        result = subprocess.CompletedProcess(argv, proc.returncode, out, err)
+        if check and result.returncode != 0:
+            raise NsCommandError(result, script)
+        return result
+
+    def boot(self, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+        """Start Postfix inside (``mw_boot``) and wait until port 25 listens."""
+        return self.run("mw_boot", timeout=timeout)
+
+    def call(self, fn: Callable[..., T], /, *args: Any, timeout: float = 60.0, **kwargs: Any) -> T:
+        """Call ``fn(*args, **kwargs)`` in a forked child that has entered the namespaces.
+
+        The result (or the exception, with its traceback as a note) comes back
+        pickled. The child's PID is outside; processes it starts are inside.
+        """
+        fds = _open_namespaces(self.init_pid)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns
+            os.close(read_fd)
+            _child(fds, write_fd, functools.partial(fn, *args, **kwargs))
+        for fd in (write_fd, *fds):
+            os.close(fd)
+        try:
+            data = _read_all(read_fd, pid, timeout)
+        finally:
+            os.close(read_fd)
+        status, value = pickle.loads(data)
+        if status == "err":
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    # -- internals --------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        path = env.get("PATH", "/usr/bin:/bin")
+        for sbin in ("/usr/local/sbin", "/usr/sbin", "/sbin"):
+            if sbin not in path.split(":"):
+                path += ":" + sbin
+        env.update(
+            PATH=path,
+            MW_HOSTNAME=self.hostname,
+            MW_SHARED=str(self.tmp),
+            MW_LAYERS=str(self.tmp / ".layers"),
+            MW_OVERLAYS=" ".join(self.overlays),
+            MW_READY=_READY,
+            MW_PRIVATE=PRIVATE_DIR,
+        )
+        return env
+
+    def _script_file(self, script: str) -> Path:
+        """Write the script to a file in tmp, the preamble on its line 1 (line numbers hold)."""
+        fd, name = tempfile.mkstemp(prefix="run-", suffix=".sh", dir=self.tmp)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"set -euo pipefail; source {self.tmp / 'helpers.sh'}; {script}\n")
+        return Path(name)
+
+    def _nsenter(self) -> list[str]:
+        target = str(self.init_pid)
+        return ["nsenter", "-t", target, "-m", "-n", "-u", "-p", f"--wd={os.getcwd()}"]
+
+    def _spawn(self) -> None:
+        argv = [
+            "unshare",
+            "--mount",
+            "--net",
+            "--uts",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "--propagation",
+            "private",
+            "bash",
+            "--noprofile",
+            "--norc",
+            str(self.tmp / "init.sh"),
+        ]
+        self._proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self._env(),
+        )
+        _await_ready(self._proc, self.start_timeout)
+        self._init_pid = _child_pid(self._proc.pid)
+
+
+def run_in_ns(
+    script: str, *, timeout: float = 120.0, hostname: str = "mail.example.com"
+) -> subprocess.CompletedProcess[str]:
+    """Run one script in a fresh namespace that ends with it (``check=False``)."""
+    with Namespace(hostname) as ns:
+        return ns.run(script, timeout=timeout, check=False)
+
+
+def pids_in_pid_namespace(ns_id: str) -> list[int]:
+    """Host PIDs of the processes whose PID namespace is ``ns_id``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "ns" / "pid") == ns_id:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def _preflight() -> None:
+    """Raise NsEnvError unless root, the tools and overlayfs are available."""
+    if os.geteuid() != 0:
+        raise NsEnvError("the integration tests need root (unshare, mount, overlayfs)")
+    missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
+    if missing:
+        tools = ", ".join(missing)
+        raise NsEnvError(f"missing tools for the namespace: {tools} (util-linux, iproute2)")
+    if "overlay" not in Path("/proc/filesystems").read_text():
+        if shutil.which("modprobe"):
+            subprocess.run(["modprobe", "overlay"], check=False, capture_output=True)
+        if "overlay" not in Path("/proc/filesystems").read_text():
+            raise NsEnvError("the kernel has no overlayfs (overlay not in /proc/filesystems)")
+
+
+def _await_ready(proc: subprocess.Popen[str], timeout: float) -> None:
+    """Wait for the READY line of the namespace's init; raise with its stderr if it dies."""
+    assert proc.stdout is not None and proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            break
+        line = proc.stdout.readline()
+        if line.strip() == _READY:
+            proc.stdout.close()
+            proc.stderr.close()
+            return
+        if not line:
+            proc.wait(timeout=5)
+            detail = proc.stderr.read()
+            raise NsEnvError(f"namespace set-up failed (exit {proc.returncode}):\n{detail}")
+    proc.kill()
+    raise NsEnvError(f"namespace set-up did not finish within {timeout}s")
+
+
+def _child_pid(parent: int) -> int:
+    """The PID of the single child of ``parent`` (unshare's forked init)."""
+    pids = [pid for pid, ppid, _ in _processes() if ppid == parent]
+    if len(pids) != 1:
+        raise NsEnvError(f"expected one child of unshare ({parent}), found {pids}")
+    return pids[0]
+
+
+def _processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, ppid, process group) of every live (not zombie) process on the host."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z":
+            yield int(entry.name), int(fields[1]), int(fields[2])
+
+
+def _kill_below(leader: int) -> None:
+    """SIGKILL the process group of ``leader`` except the leader itself (nsenter).
+
+    nsenter then reaps its child and exits; killing it first would hand its
+    child to the host's init, which may leave it a zombie for a while.
+    """
+    for _ in range(50):  # again, in case one forked while we looked
+        members = [pid for pid, _, group in _processes() if group == leader and pid != leader]
+        if not members:
+            return
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Close the init's stdin (it exits, the kernel kills the rest); force if needed."""
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def _tail(text: str, lines: int = 40) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _open_namespaces(pid: int) -> list[int]:
+    """Open the namespace files of ``pid`` (before entering the mount namespace)."""
+    return [os.open(f"/proc/{pid}/ns/{kind}", os.O_RDONLY | os.O_CLOEXEC) for kind, _ in _NS_KINDS]
+
+
+def _enter(fds: Sequence[int]) -> None:
+    """setns() into each namespace (mount last), then return to the caller's cwd."""
+    cwd = os.getcwd()
+    libc = ctypes.CDLL(None, use_errno=True)
+    for fd, (kind, flag) in zip(fds, _NS_KINDS, strict=True):
+        if libc.setns(fd, flag) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns({kind}): {os.strerror(err)}")
+    os.chdir(cwd)
+
+
+def _child(fds: Sequence[int], write_fd: int, fn: Callable[[], Any]) -> None:
+    """In the forked child: enter, call, send the pickled outcome, _exit."""
+    code = 0
+    try:
+        _enter(fds)
+        outcome: tuple[str, Any] = ("ok", fn())
+    except BaseException as exc:  # every failure goes back to the parent
+        exc.add_note("in namespace:\n" + traceback.format_exc())
+        outcome = ("err", exc)
+        code = 1
+    try:
+        data = pickle.dumps(outcome)
+    except Exception as exc:  # an unpicklable result or exception
+        data = pickle.dumps(("err", NsEnvError(f"cannot send back {outcome[1]!r}: {exc}")))
+    with os.fdopen(write_fd, "wb") as pipe:
+        pipe.write(data)
+    os._exit(code)
+
+
+def _read_all(fd: int, pid: int, timeout: float) -> bytes:
+    """Read the child's answer until EOF; kill it and raise after ``timeout``."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise TimeoutError(f"call in namespace did not return within {timeout}s")
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.waitpid(pid, 0)
+    if not chunks:
+        raise NsEnvError("call in namespace died without an answer")
+    return b"".join(chunks)
