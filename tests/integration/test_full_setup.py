@@ -1,0 +1,230 @@
+"""Every section at once, on a fresh Debian set-up, against the real daemons.
+
+A namespace starts as a fresh install (no TLS configured, no SASL users, no DKIM key),
+then one `mailwizard apply` of an answers file with every section. The tests then speak
+SMTP to it the way the guide does with telnet and openssl s_client, and check that the
+password it was given appears nowhere but in sasldb.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.nsenv import Namespace
+
+pytestmark = pytest.mark.integration
+
+PROJECT = Path(__file__).resolve().parents[2]
+PASSWORD = "Corr3ct-Horse-Battery-9"
+USER = "postmaster@example.com"
+OUTSIDE = "192.0.2.10"  # in sender.test's SPF record
+STRANGER = "198.51.100.7"  # not in it
+ANSWERS = f"""\
+[hostname]
+fqdn = "mail.example.com"
+
+[domains]
+mydestination = ["$myhostname", "example.com", "localhost.example.com", "localhost"]
+mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
+
+[aliases]
+root = ["mwadmin"]
+support = ["mwadmin", "mwhelper"]
+
+[tls]
+snakeoil = true
+
+[[sasl.users]]
+user = "{USER}"
+password_env = "MAILWIZARD_PASSWORD_POSTMASTER"
+
+[spf]
+record = "v=spf1 mx ~all"
+check_incoming = true
+
+[dkim]
+domain = "example.com"
+selector = "mail"
+bits = 2048
+
+[dmarc]
+policy = "none"
+rua = "postmaster@example.com"
+"""
+SENDER_ZONE = f"""\
+$ORIGIN sender.test.
+$TTL 300
+@ IN SOA ns.sender.test. hostmaster.sender.test. 1 3600 600 86400 300
+@ IN NS ns.sender.test.
+ns IN A 127.0.0.1
+@ IN TXT "v=spf1 ip4:{OUTSIDE} -all"
+"""
+
+
+def mailwizard(ns: Namespace, *args: str) -> tuple[int, str]:
+    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mailwizard", *args))
+    result = ns.run(
+        f"cd {shlex.quote(str(PROJECT))}\n"
+        f"MAILWIZARD_PASSWORD_POSTMASTER={shlex.quote(PASSWORD)} {argv} 2>&1",
+        timeout=240, check=False,
+    )
+    return result.returncode, result.stdout
+
+
+@pytest.fixture(scope="module")
+def ns() -> Iterator[Namespace]:
+    with Namespace(hostname="mail.example.com") as namespace:
+        namespace.run(
+            """
+            echo mail.example.com > /etc/hostname
+            rm -f /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/ssl/private/ssl-cert-snakeoil.key
+            rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private
+            postconf -X smtpd_tls_cert_file smtpd_tls_key_file smtpd_tls_security_level \
+                        smtp_tls_security_level smtpd_tls_chain_files
+            postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
+            # opendkim uses libunbound, which ignores resolv.conf (note 29): test-only.
+            sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf
+            echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf
+            for u in mwadmin mwhelper; do useradd -M -d /nonexistent -s /usr/sbin/nologin $u; done
+            """
+        )
+        namespace.boot()
+        namespace.run(f"mw_nsd {shlex.quote(SENDER_ZONE)} sender.test")
+        answers = namespace.tmp / "all.toml"
+        answers.write_text(ANSWERS)
+        rc, out = mailwizard(namespace, "apply", str(answers))
+        (namespace.tmp / "apply.out").write_text(out)
+        assert rc == 0, out
+        publish_example_zone(namespace)
+        yield namespace
+
+
+def publish_example_zone(ns: Namespace) -> None:
+    """Serve example.com with the DKIM record of the key the apply generated."""
+    record = ns.run(
+        f"cd {shlex.quote(str(PROJECT))}\n{sys.executable} -c "
+        "'from mailwizard.steps.dkim import public_record; from mailwizard.system import System;"
+        " print(public_record(System(), \"example.com\", \"mail\")[0])'"
+    ).stdout.strip()
+    zone = (
+        "$ORIGIN example.com.\n$TTL 300\n"
+        "@ IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300\n"
+        "@ IN NS ns.example.com.\nns IN A 127.0.0.1\nmail IN A 127.0.0.1\n"
+        "@ IN MX 10 mail.example.com.\n@ IN TXT \"v=spf1 mx ~all\"\n"
+        f"mail._domainkey IN TXT {record}\n"
+    )
+    ns.run(f"mw_nsd {shlex.quote(zone)} example.com")
+
+
+def swaks(ns: Namespace, args: str) -> str:
+    return ns.run(f"swaks --server 127.0.0.1 {args} 2>&1", check=False, timeout=60).stdout
+
+
+def test_ehlo_offers_starttls_and_no_auth_before_it(ns: Namespace) -> None:
+    plain = swaks(ns, "--quit-after EHLO")
+    assert "250-STARTTLS" in plain, plain
+    assert "AUTH" not in plain, plain
+    secured = swaks(ns, "--tls --quit-after AUTH")
+    assert "250-AUTH PLAIN LOGIN" in secured or "250 AUTH PLAIN LOGIN" in secured, secured
+
+
+def test_auth_plain_after_starttls_right_and_wrong_password(ns: Namespace) -> None:
+    ok = swaks(ns, f"--tls --quit-after AUTH --auth PLAIN --auth-user {USER} "
+                   f"--auth-password {shlex.quote(PASSWORD)}")
+    assert "235 2.7.0 Authentication successful" in ok, ok
+    bad = swaks(ns, f"--tls --quit-after AUTH --auth PLAIN --auth-user {USER} "
+                    "--auth-password wrong-password-123")
+    assert "535 5.7.8" in bad, bad
+
+
+def test_outside_client_cannot_relay_but_authenticated_user_can(ns: Namespace) -> None:
+    refused = swaks(ns, f"--xclient-addr {STRANGER} --to someone@foreign.example "
+                        "--from spam@sender.test --quit-after RCPT")
+    assert "Relay access denied" in refused and "250 2.1.5" not in refused, refused
+    allowed = swaks(ns, f"--tls --auth PLAIN --auth-user {USER} "
+                        f"--auth-password {shlex.quote(PASSWORD)} --xclient-addr {STRANGER} "
+                        "--to friend@foreign.example --from postmaster@example.com "
+                        "--quit-after RCPT")
+    # XCLIENT must come before AUTH for the authentication to count; swaks orders it so.
+    assert "250 2.1.5 Ok" in allowed, allowed
+
+
+def test_authenticated_mail_to_a_local_mailbox_is_dkim_signed_and_verifies(
+    ns: Namespace,
+) -> None:
+    import dkim  # dkimpy
+
+    sent = swaks(ns, f"--tls --auth PLAIN --auth-user {USER} "
+                     f"--auth-password {shlex.quote(PASSWORD)} --to mwadmin@example.com "
+                     "--from postmaster@example.com --header 'Subject: dkim-probe-4242'")
+    assert "250 2.0.0 Ok: queued" in sent, sent
+    ns.run("mw_wait_mail /var/mail/mwadmin dkim-probe-4242 30")
+    mbox = ns.run("cat /var/mail/mwadmin").stdout
+    message = mbox[mbox.rindex("\nFrom ") + 1:] if "\nFrom " in mbox else mbox
+    message = message.split("\n", 1)[1]  # drop the mbox "From " line
+    assert "DKIM-Signature:" in message and "s=mail" in message, message[:2000]
+
+    def verify(raw: bytes) -> bool:
+        import dns.resolver
+
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = ["127.0.0.1"]
+
+        def dnsfunc(name: bytes, timeout: int = 5) -> bytes:
+            answer = resolver.resolve(name.decode().rstrip("."), "TXT")
+            return b"".join(b"".join(r.strings) for r in answer)
+
+        return bool(dkim.verify(raw, dnsfunc=dnsfunc))
+
+    raw = message.replace("\n", "\r\n").encode()
+    assert ns.call(verify, raw), "dkimpy could not verify the signature"
+
+
+def test_spf_pass_is_recorded_and_spf_fail_is_refused_at_rcpt(ns: Namespace) -> None:
+    passed = swaks(ns, f"--xclient-addr {OUTSIDE} --xclient-name mx.sender.test "
+                       "--helo mx.sender.test "
+                       "--from alice@sender.test --to mwhelper@example.com "
+                       "--header 'Subject: spf-probe-777'")
+    assert "250 2.0.0 Ok: queued" in passed, passed
+    ns.run("mw_wait_mail /var/mail/mwhelper spf-probe-777 30")
+    box = ns.run("cat /var/mail/mwhelper").stdout
+    assert "Received-SPF: pass (sender.test: 192.0.2.10 is authorized" in box, box
+    failed = swaks(ns, f"--xclient-addr {STRANGER} --helo mx.sender.test "
+                       "--from alice@sender.test "
+                       "--to mwhelper@example.com --quit-after RCPT")
+    assert "550 5.7" in failed or "554 5.7" in failed, failed
+    assert "250 2.1.5" not in failed.split("RCPT TO", 1)[1], failed
+
+
+def test_files_modes_one_policy_service_and_aliases(ns: Namespace) -> None:
+    out = ns.run(
+        "stat -c '%U:%G %a' /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/mail.private\n"
+        "postconf -M | grep -c '^spfcheck'\n"
+        "postalias -q support hash:/etc/aliases"
+    ).stdout.splitlines()
+    assert out[0] == "root:sasl 640"
+    assert out[1] == "opendkim:opendkim 600"
+    assert out[2] == "1"
+    assert out[3].replace(" ", "") == "mwadmin,mwhelper"
+
+
+def test_second_apply_writes_nothing_and_password_is_nowhere(ns: Namespace) -> None:
+    backups = ns.run("ls /var/backups/mailwizard").stdout
+    rc, out = mailwizard(ns, "apply", str(ns.tmp / "all.toml"))
+    assert rc == 0, out
+    assert "Nothing to do" in out, out
+    assert ns.run("ls /var/backups/mailwizard").stdout == backups
+    first = (ns.tmp / "apply.out").read_text()
+    encoded = base64.b64encode(PASSWORD.encode()).decode()
+    for text in (first, out, (ns.tmp / "all.toml").read_text()):
+        assert PASSWORD not in text and encoded not in text
+    hits = ns.run(
+        f"grep -rlaF {shlex.quote(PASSWORD)} /var/log /var/backups/mailwizard || true"
+    ).stdout
+    assert hits.strip() == "", hits
