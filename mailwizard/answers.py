@@ -39,6 +39,8 @@ def load(path: str | Path) -> list[Chosen]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise AnswersError([Problem(str(path), f"cannot read: {exc.strerror}")]) from exc
+    except UnicodeDecodeError as exc:
+        raise AnswersError([Problem(str(path), "not UTF-8 text")]) from exc
     return load_text(text, where=str(path))
 
 
@@ -93,9 +95,15 @@ def dump(chosen: list[Chosen]) -> str:
     for item in chosen:
         section = item.step.to_section(item.answers)
         out.append(f"[{item.step.name}]")
-        out.extend(f"{key} = {_toml_value(value)}" for key, value in section.items())
+        out.extend(f"{_toml_key(key)} = {_toml_value(value)}" for key, value in section.items())
         out.append("")
     return "\n".join(out)
+
+
+def _toml_key(key: str) -> str:
+    """A bare key when TOML allows one (alias names may hold dots: quote those)."""
+    return key if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key) \
+        else _toml_value(key)
 
 
 def _toml_value(value: Any) -> str:
@@ -104,7 +112,22 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + "".join(_toml_char(ch) for ch in value) + '"'
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):  # an inline table, e.g. users = [{ user = "a@b.c" }]
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f",
+            "\r": "\\r"}
+
+
+def _toml_char(ch: str) -> str:
+    """One character of a TOML basic string: quotes, backslashes and controls escaped."""
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"\\u{ord(ch):04X}"
+    return ch

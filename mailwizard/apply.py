@@ -65,6 +65,7 @@ class Backup:
         self.system = system
         self.directory = directory
         self.entries: list[dict[str, object]] = []
+        self.failed: list[str] = []  # "path: reason" for files restore() could not put back
 
     @classmethod
     def create(cls, system: System, paths: list[str], plan: Plan) -> Backup:
@@ -82,7 +83,7 @@ class Backup:
             if info is not None and data is not None:
                 entry.update(mode=info.mode, owner=info.owner, group=info.group)
                 copy = real / "files" / path.lstrip("/")
-                copy.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                _private_dirs(real, copy.parent)
                 copy.write_bytes(data)
                 os.chmod(copy, 0o600)
             backup.entries.append(entry)
@@ -104,29 +105,70 @@ class Backup:
         return backup, manifest
 
     def restore(self) -> list[str]:
-        """Put every file back as it was; return the paths that differed."""
+        """Put every file back as it was; return the paths that differed.
+
+        Reads the disk itself (never a System overlay); a file that cannot be put back is
+        recorded in ``failed`` and the others are still restored.
+        """
         restored = []
+        self.failed = []
         for entry in self.entries:
             path = str(entry["path"])
-            current = self.system.read_bytes(path)
-            if not entry["existed"]:
-                if current is not None:
-                    self.system.remove(path)
+            try:
+                if self._restore_one(entry):
                     restored.append(path)
-                continue
-            copy = self.system.path(f"{self.directory}/files/{path.lstrip('/')}")
-            data = copy.read_bytes()
-            info = self.system.info(path)
-            same_meta = info is not None and (info.mode, info.owner, info.group) == (
-                entry["mode"], entry["owner"], entry["group"])
-            if current == data and same_meta:
-                continue
-            self.system.write_atomic(
-                path, data, mode=int(str(entry["mode"])), owner=str(entry["owner"]),
-                group=str(entry["group"]),
-            )
-            restored.append(path)
+            except (OSError, KeyError, ValueError) as exc:
+                self.failed.append(f"{path}: {exc}")
         return restored
+
+    def _restore_one(self, entry: dict[str, object]) -> bool:
+        path = str(entry["path"])
+        real = self.system.path(path)
+        try:
+            current: bytes | None = real.read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            current = None
+        if not entry["existed"]:
+            if current is None and not real.is_symlink():
+                return False
+            self.system.remove(path)
+            return True
+        copy = self.system.path(f"{self.directory}/files/{path.lstrip('/')}")
+        data = copy.read_bytes()
+        info = self.system.info(path)
+        same_meta = info is not None and (info.mode, info.owner, info.group) == (
+            entry["mode"], entry["owner"], entry["group"])
+        if current == data and same_meta:
+            return False
+        self.system.write_atomic(
+            path, data, mode=int(str(entry["mode"])), owner=str(entry["owner"]),
+            group=str(entry["group"]),
+        )
+        return True
+
+    def finish(self, result: str, undo: list[tuple[str, ...]] | None = None) -> None:
+        """Record in the manifest how the apply ended ("applied" or "failed") and the undo
+        commands of the commands that ran, for ``rollback``."""
+        manifest_path = self.system.path(f"{self.directory}/manifest.json")
+        try:
+            manifest = json.loads(manifest_path.read_text())
+            manifest["result"] = result
+            manifest["undo"] = [list(argv) for argv in (undo or [])]
+            manifest_path.write_text(json.dumps(manifest, indent=2))
+        except (OSError, ValueError):
+            pass
+
+
+def _private_dirs(top: Path, directory: Path) -> None:
+    """mkdir -p ``directory`` under ``top`` with every new level 0700 (mkdir's ``mode``
+    does not apply to the parents it creates)."""
+    missing = []
+    while directory != top and not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        new.mkdir(mode=0o700)
+        os.chmod(new, 0o700)
 
 
 def latest_backup(system: System) -> str | None:
@@ -134,8 +176,17 @@ def latest_backup(system: System) -> str | None:
     if not base.is_dir():
         return None
     dirs = sorted(p.name for p in base.iterdir()
-                  if (p / "manifest.json").is_file() and not p.name.endswith(".rolled-back"))
+                  if (p / "manifest.json").is_file() and not p.name.endswith(".rolled-back")
+                  and _result(p / "manifest.json") != "failed")
     return f"{BACKUP_ROOT}/{dirs[-1]}" if dirs else None
+
+
+def _result(manifest: Path) -> str:
+    """How the apply of a backup ended; a failed apply was already restored."""
+    try:
+        return str(json.loads(manifest.read_text()).get("result", "applied"))
+    except (OSError, ValueError, AttributeError):
+        return "unknown"
 
 
 def _paths(plan: Plan) -> list[str]:
@@ -156,7 +207,11 @@ class _Run:
         self.emit_to = emit
         self.log: list[str] = []
         self.ran: list[Command] = []
-        self.total = len(plan.changed_files()) + len(plan.commands) + len(plan.checks) + 3
+        # backup + files + commands + postfix check + checks + validation + reload + done
+        self.postfix_check = int(bool({postfix.MAIN_CF, postfix.MASTER_CF}
+                                      & {f.path for f in plan.changed_files()}))
+        self.total = (len(plan.changed_files()) + len(plan.commands) + len(plan.checks)
+                      + self.postfix_check + 4)
         self.done = 0
 
     def emit(self, kind: EventKind, text: str, step: bool = False) -> None:
@@ -183,6 +238,7 @@ class _Run:
     def validate(self, warnings_before: set[str]) -> None:
         system = self.system
         if not system.run_commands:
+            self.done += len(self.plan.checks) + self.postfix_check
             self.emit("skip", "validation: not run (sandbox root)", step=True)
             return
         postfix_files = {postfix.MAIN_CF, postfix.MASTER_CF}
@@ -220,18 +276,27 @@ def _tail(text: str, lines: int = 8) -> str:
 
 
 def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
-    """Apply ``plan``; never raises for a failure of the plan itself (see ApplyResult)."""
+    """Apply ``plan``; never raises for a failure of the plan itself (see ApplyResult).
+
+    Any exception after the backup (a failed command, an unknown owner, a service that
+    cannot be controlled, even Ctrl-C) restores every file first; Ctrl-C is then re-raised.
+    """
     run = _Run(system, plan, emit or (lambda e: None))
     if plan.is_empty:
         run.emit("done", "nothing to do: the system already matches")
         return ApplyResult(ok=True, log=run.log)
-    warnings_before = set(postfix.check_config(system)) if (
-        system.run_commands and postfix.installed(system)) else set()
     run.emit("phase", "backing up")
-    backup = Backup.create(system, _paths(plan), plan)
-    run.emit("ok", f"backup in {backup.directory}", step=True)
     try:
-        run.emit("phase", "writing files")
+        warnings_before = set(postfix.check_config(system)) if (
+            system.run_commands and postfix.installed(system)) else set()
+        backup = Backup.create(system, _paths(plan), plan)
+    except (OSError, ValueError, CommandError, postfix.StagingError) as exc:
+        run.emit("fail", f"backup: {exc}")
+        return ApplyResult(False, None, "backup", f"{exc} (nothing was written)", False, run.log)
+    run.emit("ok", f"backup in {backup.directory}", step=True)
+    phase = "writing files"
+    try:
+        run.emit("phase", phase)
         for change in plan.changed_files():
             if change.after is None:
                 system.remove(change.path)
@@ -239,60 +304,82 @@ def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
                 system.write_atomic(change.path, change.after, mode=change.mode,
                                     owner=change.owner, group=change.group)
             run.emit("ok", f"wrote {change.path}", step=True)
+        phase = "running commands"
         if plan.commands:
-            run.emit("phase", "running commands")
+            run.emit("phase", phase)
         for cmd in plan.commands:
             run.command(cmd)
-        run.emit("phase", "validating")
+        phase = "validating"
+        run.emit("phase", phase)
         run.validate(warnings_before)
-        run.emit("phase", "reloading services")
+        phase = "reloading services"
+        run.emit("phase", phase)
         run.reload()
-    except (ApplyFailed, OSError, KeyError) as exc:
-        what = exc.what if isinstance(exc, ApplyFailed) else "writing files"
-        reason = exc.reason if isinstance(exc, ApplyFailed) else str(exc)
+    except BaseException as exc:
+        what = exc.what if isinstance(exc, ApplyFailed) else phase
+        reason = exc.reason if isinstance(exc, ApplyFailed) else (
+            str(exc) or type(exc).__name__)
         run.emit("fail", f"{what}: {reason}")
-        _restore(run, backup)
+        restored = _restore(run, backup)
+        backup.finish("failed")
         system.cache.clear()
-        return ApplyResult(False, backup.directory, what, reason, True, run.log)
+        if not isinstance(exc, Exception):
+            raise
+        return ApplyResult(False, backup.directory, what, reason, restored, run.log)
     system.cache.clear()
+    backup.finish("applied", [c.undo for c in run.ran if c.undo])
     run.emit("done", "applied", step=True)
     return ApplyResult(True, backup.directory, log=run.log)
 
 
-def _restore(run: _Run, backup: Backup) -> None:
+def _restore(run: _Run, backup: Backup, undo: list[tuple[str, ...]] | None = None) -> bool:
+    """Restore the files, run the undo commands, reload; False if a file could not be
+    put back."""
     system = run.system
     run.emit("phase", "restoring files")
     for path in backup.restore():
         run.emit("restored", path)
-    for cmd in reversed(run.ran):
-        if cmd.undo:
-            try:
-                system.run(cmd.undo, timeout=30)
-            except CommandError as exc:
-                run.emit("fail", f"undo {' '.join(cmd.undo)}: {exc.reason}")
+    for failure in backup.failed:
+        run.emit("fail", f"could not restore {failure}")
+    undos = undo if undo is not None else [c.undo for c in reversed(run.ran) if c.undo]
     if system.run_commands:
+        for argv in undos:
+            try:
+                system.run(argv, timeout=30)
+            except CommandError as exc:
+                run.emit("fail", f"undo {' '.join(argv)}: {exc.reason}")
         for name in sorted(run.plan.restart | run.plan.reload):
             try:
                 services.control(system, name, "restart" if name in run.plan.restart else "reload")
                 run.emit("ok", f"{name} back on the old configuration")
-            except (CommandError, ValueError) as exc:
+            except (CommandError, ValueError, OSError) as exc:
                 run.emit("fail", f"{name} did not come back: {exc}")
+    if backup.failed:
+        run.emit("fail", "some files could not be restored: see above")
+        return False
     run.emit("restored", "all files restored")
+    return True
 
 
 def rollback(system: System, directory: str | None = None, emit: Emit | None = None) -> ApplyResult:
-    """Restore the files of the last apply (or of ``directory``) and reload the services."""
+    """Restore the files of the last apply (or of ``directory``), run the undo commands of
+    the commands it ran (``hostname -F /etc/hostname``) and reload the services."""
     directory = directory or latest_backup(system)
     if directory is None:
         return ApplyResult(False, None, "rollback", "no backup found: nothing was applied yet")
     backup, manifest = Backup.load(system, directory)
     names = manifest.get("services", [])
     assert isinstance(names, list)
+    undo_raw = manifest.get("undo", [])
+    undo = [tuple(str(a) for a in argv) for argv in undo_raw if isinstance(argv, list)] if (
+        isinstance(undo_raw, list)) else []
     run = _Run(system, Plan(reload=frozenset(str(s) for s in names)),
                emit or (lambda e: None))
     run.emit("phase", f"restoring {directory}")
-    _restore(run, backup)
+    ok = _restore(run, backup, list(reversed(undo)))
     system.cache.clear()
+    if not ok:
+        return ApplyResult(False, directory, "rollback", "; ".join(backup.failed), False, run.log)
     done = system.path(directory)
     shutil.move(str(done), str(done) + ".rolled-back")
     return ApplyResult(True, directory, restored=True, log=run.log)

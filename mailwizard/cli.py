@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -40,8 +41,16 @@ def _epilog() -> str:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error; here 2 means "apply failed", so use 1."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_INVALID, f"{self.prog}: error: {message}\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="mailwizard",
         description="Set up a working Postfix mail server, one reviewed step at a time.",
         epilog=_epilog(),
@@ -57,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _apply_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mailwizard apply",
+    p = _Parser(prog="mailwizard apply",
                                 description="Apply an answers file without questions.")
     p.add_argument("file", help="the TOML answers file")
     p.add_argument("--dry-run", action="store_true", help="show the plan, write nothing")
@@ -146,7 +155,13 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
         print(f"Applied. Backup of the old files: {result.backup}")
         return EXIT_OK
     print(f"mailwizard: apply failed at {result.failed}: {result.reason}", file=sys.stderr)
-    print(f"mailwizard: every file was restored from {result.backup}", file=sys.stderr)
+    if result.backup is None:
+        print("mailwizard: nothing was written", file=sys.stderr)
+    elif result.restored:
+        print(f"mailwizard: every file was restored from {result.backup}", file=sys.stderr)
+    else:
+        print(f"mailwizard: NOT every file could be restored: the old files are in "
+              f"{result.backup}", file=sys.stderr)
     return EXIT_FAILED
 
 

@@ -28,23 +28,26 @@ class FileChange:
     def changed(self) -> bool:
         return self.before != self.after
 
-    def diff(self) -> str:
-        """A unified diff of the text, labelled with the logical path."""
+    def _lines(self) -> list[str]:
         old = (self.before or b"").decode("utf-8", "replace").splitlines(keepends=True)
         new = (self.after or b"").decode("utf-8", "replace").splitlines(keepends=True)
         label_a = self.path if self.before is not None else "/dev/null"
         label_b = self.path if self.after is not None else "/dev/null"
-        lines = list(difflib.unified_diff(old, new, label_a, label_b, n=2))
+        return list(difflib.unified_diff(old, new, label_a, label_b, n=2))
+
+    def diff(self) -> str:
+        """A unified diff of the text, labelled with the logical path."""
         return "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                       for line in lines)
+                       for line in self._lines())
 
     def counts(self) -> tuple[int, int]:
         """(added, removed) lines, for the one-line summaries."""
         added = removed = 0
-        for line in self.diff().splitlines():
-            if line.startswith("+") and not line.startswith("+++"):
+        # Skip the two header lines only: a content line may itself start with "++"/"--".
+        for line in self._lines()[2:]:
+            if line.startswith("+"):
                 added += 1
-            elif line.startswith("-") and not line.startswith("---"):
+            elif line.startswith("-"):
                 removed += 1
         return added, removed
 

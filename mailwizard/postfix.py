@@ -8,8 +8,10 @@ so one postconf start serves every step that reads the same configuration.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,8 @@ CONFIG_DIR = "/etc/postfix"
 MAIN_CF = f"{CONFIG_DIR}/main.cf"
 MASTER_CF = f"{CONFIG_DIR}/master.cf"
 
-_WARNING = re.compile(r"^postconf: warning: (.*)$", re.M)
+# postconf names itself by argv[0], which may be a full path (/usr/sbin/postconf).
+_WARNING = re.compile(r"^(?:\S*/)?postconf: warning: (.*)$", re.M)
 
 
 class StagingError(Exception):
@@ -38,6 +41,15 @@ def _files(system: System) -> tuple[bytes, bytes]:
 def _write_stage(stage: Path, main: bytes, master: bytes) -> None:
     (stage / "main.cf").write_bytes(main)
     (stage / "master.cf").write_bytes(master)
+    _age(stage)
+
+
+def _age(stage: Path) -> None:
+    """Date the staged files a minute back: Postfix will not read a configuration file
+    changed within the last second and sleeps until it is older (up to 2 s per call)."""
+    past = time.time() - 60
+    for name in ("main.cf", "master.cf"):
+        os.utime(stage / name, (past, past))
 
 
 def installed(system: System) -> bool:
@@ -46,14 +58,24 @@ def installed(system: System) -> bool:
 
 def params(system: System) -> dict[str, str]:
     """Every parameter (defaults included) as written, ``$names`` unexpanded."""
+    return _dump(system, ())
+
+
+def expanded(system: System, name: str) -> str:
+    """A parameter's effective value: ``$names`` and ``${{...} ? {...}}`` expressions
+    evaluated (``postconf -x``), e.g. the default smtpd_relay_restrictions."""
+    return _dump(system, ("-x",)).get(name, "")
+
+
+def _dump(system: System, flags: tuple[str, ...]) -> dict[str, str]:
     main, master = _files(system)
-    key = "postconf:" + hashlib.sha256(main + b"\0" + master).hexdigest()
+    key = f"postconf{''.join(flags)}:" + hashlib.sha256(main + b"\0" + master).hexdigest()
     cached = system.cache.get(key)
     if isinstance(cached, dict):
         return cached
     with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
         _write_stage(Path(tmp), main, master)
-        result = system.query(["postconf", "-c", tmp])
+        result = system.query(["postconf", "-c", tmp, *flags])
     if not result.ok:
         raise StagingError(f"postconf could not read {MAIN_CF}: {result.stderr.strip()}")
     values: dict[str, str] = {}
@@ -111,7 +133,8 @@ def stage(
     set_service_params: Sequence[str] = (),
     why: str = "",
 ) -> Staged:
-    """Stage edits on a copy of main.cf/master.cf; return the changes and any warnings.
+    """Stage edits on a copy of main.cf/master.cf; return the changes and any new warnings
+    (warnings the files already gave before the edit are not repeated).
 
     Service entries (``-M``) go in before main.cf parameters so that parameters named after
     a new service (``spfcheck_time_limit``) are not reported as unused.
@@ -133,8 +156,12 @@ def stage(
             result = system.query(argv)
             if not result.ok:
                 raise StagingError(result.stderr.strip() or f"postconf exit {result.rc}")
+            _age(stage_dir)
         check = system.query(["postconf", "-c", tmp, "-n"])
-        warnings = tuple(m.replace(tmp, CONFIG_DIR) for m in _WARNING.findall(check.stderr))
+        known = set(_warnings_before(system, main, master))
+        warnings = tuple(w for w in (m.replace(tmp, CONFIG_DIR)
+                                     for m in _WARNING.findall(check.stderr))
+                         if w not in known)
         new_main = (stage_dir / "main.cf").read_bytes()
         new_master = (stage_dir / "master.cf").read_bytes()
     changes = []
@@ -145,11 +172,28 @@ def stage(
     return Staged(tuple(changes), warnings)
 
 
+def _warnings_before(system: System, main: bytes, master: bytes) -> list[str]:
+    """``postconf -n`` warnings of the unedited files (cached by content)."""
+    key = "postconf-n:" + hashlib.sha256(main + b"\0" + master).hexdigest()
+    cached = system.cache.get(key)
+    if isinstance(cached, list):
+        return cached
+    with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
+        _write_stage(Path(tmp), main, master)
+        result = system.query(["postconf", "-c", tmp, "-n"])
+    found = [m.replace(tmp, CONFIG_DIR) for m in _WARNING.findall(result.stderr)]
+    system.cache[key] = found
+    return found
+
+
 def check_config(system: System) -> list[str]:
-    """Warnings from ``postconf -n`` on the live files (an unknown name is a mistake)."""
-    result = system.query(["postconf", "-c", str(system.path(CONFIG_DIR)), "-n"])
-    real = str(system.path(CONFIG_DIR))
-    return [m.replace(real, CONFIG_DIR) for m in _WARNING.findall(result.stderr)]
+    """Warnings from ``postconf -n`` on the live files (an unknown name is a mistake).
+
+    Runs on an aged copy of the two files: Postfix sleeps up to 2 s before reading a file
+    changed within the last second, which is every file apply() has just written.
+    """
+    main, master = _files(system)
+    return list(_warnings_before(system, main, master))
 
 
 def services(system: System) -> dict[str, str]:

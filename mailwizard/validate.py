@@ -28,9 +28,14 @@ class Warning_:
     message: str
 
 
-def _no_injection(value: str, what: str) -> None:
-    if "\n" in value or "\r" in value or "\0" in value:
+def _one_line(value: str, what: str) -> None:
+    """Line breaks are refused anywhere, even at the ends (they would start a new line)."""
+    if any(ch in value for ch in "\n\r\0\x0b\x0c\x85\u2028\u2029"):
         raise Invalid(f"{what} must be on one line")
+
+
+def _no_injection(value: str, what: str) -> None:
+    _one_line(value, what)
     bad = _FORBIDDEN.search(value)
     if bad:
         shown = {" ": "a space", "\t": "a tab"}.get(bad.group(), repr(bad.group()))
@@ -38,9 +43,15 @@ def _no_injection(value: str, what: str) -> None:
 
 
 def _to_ascii(value: str) -> str:
+    """IDNA 2008 with UTS 46 mapping (straße.de -> xn--strae-oqa.de), via the ``idna`` package;
+    Python's own codec (IDNA 2003) only when that package is missing."""
     try:
-        return value.encode("idna").decode("ascii")
-    except UnicodeError as exc:
+        try:
+            import idna
+        except ImportError:  # pragma: no cover - idna is a dependency
+            return value.encode("idna").decode("ascii")
+        return str(idna.encode(value, uts46=True).decode("ascii"))
+    except UnicodeError as exc:  # idna.IDNAError is a UnicodeError
         raise Invalid("not a valid international domain name") from exc
 
 
@@ -67,8 +78,11 @@ def _labels(name: str, what: str) -> str:
 
 
 def fqdn(value: str) -> str:
-    """A fully qualified host name such as mail.example.com (at least one dot)."""
-    name = _labels(value.strip(), "a host name")
+    """A fully qualified host name such as mail.example.com (at least one dot).
+
+    Nothing is stripped: a space or line break anywhere is refused.
+    """
+    name = _labels(value, "a host name")
     if "." not in name:
         raise Invalid("a full host name needs a dot, like mail.example.com")
     if name.rsplit(".", 1)[1].isdigit():
@@ -77,8 +91,8 @@ def fqdn(value: str) -> str:
 
 
 def domain(value: str) -> str:
-    """A mail domain such as example.com."""
-    name = _labels(value.strip(), "a domain")
+    """A mail domain such as example.com (nothing stripped, like fqdn)."""
+    name = _labels(value, "a domain")
     if "." not in name:
         raise Invalid("a mail domain needs a dot, like example.com")
     if name.rsplit(".", 1)[1].isdigit():
@@ -88,7 +102,6 @@ def domain(value: str) -> str:
 
 def destination(value: str) -> str:
     """An entry of mydestination: a domain, ``localhost``, or Debian's ``$myhostname`` forms."""
-    value = value.strip()
     if value in POSTFIX_VARIABLES or value == "localhost.$mydomain":
         return value
     name = _labels(value, "a destination")
@@ -102,11 +115,14 @@ def network(value: str) -> tuple[str, list[Warning_]]:
 
     Refuses networks that trust everybody; warns on wide or public ranges.
     """
+    _one_line(value, "a network")
     raw = value.strip()
     if not raw:
         raise Invalid("a network is empty")
-    if "\n" in raw or " " in raw or "," in raw:
+    if any(ch.isspace() for ch in raw) or "," in raw:
         raise Invalid("give one network per entry, like 192.168.1.0/24")
+    if "%" in raw:
+        raise Invalid("Postfix does not accept a zone index (%eth0) in a network")
     text = raw
     bracketed = re.fullmatch(r"\[([0-9a-fA-F:.]+)\](/\d{1,3})?", raw)
     if bracketed:
@@ -117,26 +133,40 @@ def network(value: str) -> tuple[str, list[Warning_]]:
         raise Invalid(
             "use an address or network like 192.168.1.0/24, 10.0.0.5 or [2001:db8::]/64"
         ) from exc
-    if net.prefixlen == 0:
+    # An IPv4-mapped IPv6 range (::ffff:10.0.0.0/104) trusts the IPv4 range it maps.
+    mapped = net.network_address.ipv4_mapped if isinstance(net, ipaddress.IPv6Network) else None
+    judged: ipaddress.IPv4Network | ipaddress.IPv6Network = net
+    if mapped is not None and net.prefixlen >= 96:
+        judged = ipaddress.IPv4Network(f"{mapped}/{net.prefixlen - 96}")
+    if net.prefixlen == 0 or judged.prefixlen == 0:
         raise Invalid(f"{raw} trusts every address on the internet: that is an open relay")
     warnings: list[Warning_] = []
-    wide = net.prefixlen < (8 if net.version == 4 else 32)
+    wide = judged.prefixlen < (8 if judged.version == 4 else 32)
     if wide:
         warnings.append(
             Warning_(f"{raw} is very wide: every host in it may send mail through this server")
         )
-    public = not (net.is_private or net.is_loopback or net.is_link_local)
+    public = not (judged.is_private or judged.is_loopback or judged.is_link_local)
     if public and not wide:
         warnings.append(Warning_(f"{raw} is a public range: every host in it may relay mail"))
     if net.version == 6:
-        shown = f"[{net.network_address}]/{net.prefixlen}"
+        address = f"::ffff:{mapped}" if mapped is not None else str(net.network_address)
+        shown = f"[{address}]/{net.prefixlen}"
     elif net.prefixlen == 32 and "/" not in text:
         shown = str(net.network_address)
     else:
         shown = str(net)
-    if "/" not in text and net.version == 6:
-        shown = f"[{net.network_address}]/128"
+    if "/" in text and not _strict_ok(text):
+        warnings.append(Warning_(f"{raw} has host bits set: it means {shown}"))
     return shown, warnings
+
+
+def _strict_ok(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError:
+        return False
+    return True
 
 
 _LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
@@ -144,6 +174,7 @@ _LOCAL = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}$")
 
 def local_name(value: str) -> str:
     """An alias name (the part before @): letters, digits, dot, underscore, plus, hyphen."""
+    _one_line(value, "an alias name")
     name = value.strip().lower()
     if not name:
         raise Invalid("an alias name is empty")
@@ -160,6 +191,7 @@ def local_name(value: str) -> str:
 
 def address(value: str) -> str:
     """An alias target: a mail address (user@example.com) or a local user name (root)."""
+    _one_line(value, "an address")
     text = value.strip()
     if not text:
         raise Invalid("an address is empty")
@@ -178,6 +210,7 @@ def address(value: str) -> str:
 
 def selector(value: str) -> str:
     """A DKIM selector: one DNS label, e.g. ``mail`` or ``2026``."""
+    _one_line(value, "a selector")
     text = value.strip().lower()
     if not text:
         raise Invalid("a selector is empty")
@@ -189,6 +222,7 @@ def selector(value: str) -> str:
 
 def sasl_user(value: str) -> str:
     """A SASL login: user@example.com (the domain becomes the SASL realm)."""
+    _one_line(value, "a login")
     text = value.strip()
     if "@" not in text:
         raise Invalid("a login is a full address like alice@example.com")
@@ -224,3 +258,19 @@ def dkim_bits(value: int | str) -> int:
     if bits not in (2048, 3072, 4096):
         raise Invalid("key size is 2048, 3072 or 4096")
     return bits
+
+
+def file_path(value: str, what: str = "a file name") -> str:
+    """An absolute file name for main.cf (a certificate, a key): one line, no spaces,
+    commas, ``$``, ``=`` or ``#`` that Postfix would read as syntax; no ``..`` parts."""
+    _one_line(value, what)
+    text = value.strip()
+    if not text.startswith("/"):
+        raise Invalid(f"{what} must be an absolute path, like /etc/ssl/certs/mail.pem")
+    bad = re.search(r"[\s,=$#\"'`\\;|<>(){}]", text)
+    if bad:
+        shown = {" ": "a space", "\t": "a tab"}.get(bad.group(), repr(bad.group()))
+        raise Invalid(f"{what} cannot contain {shown}")
+    if ".." in text.split("/"):
+        raise Invalid(f"{what} cannot contain '..'")
+    return text

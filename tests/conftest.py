@@ -22,3 +22,19 @@ def runner() -> RecordingRunner:
 @pytest.fixture
 def system(sandbox: Path, runner: RecordingRunner) -> System:
     return sandbox_system(sandbox, runner)
+
+
+# Snapshots (pytest-textual-snapshot 1.1.0): SVGs live in the top-level snapshots/ directory,
+# one subfolder per test module (snapshots/test_screens/test_hub_80x24.svg).
+def _snapshot_dirname(cls: type, *, test_location: PyTestLocation) -> str:
+    module = Path(test_location.filepath).stem
+    return str(Path(__file__).resolve().parent.parent / "snapshots" / module)
+
+
+try:
+    from pytest_textual_snapshot import SVGImageExtension
+    from syrupy.location import PyTestLocation
+except ImportError:  # pragma: no cover - the test extra is not installed
+    pass
+else:
+    SVGImageExtension.dirname = classmethod(_snapshot_dirname)  # type: ignore[method-assign,assignment]

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from mailwizard.steps.aliases import AliasesStep
 from mailwizard.steps.base import Step, Unavailable
+from mailwizard.steps.dkim import DkimStep
+from mailwizard.steps.dmarc import DmarcStep
 from mailwizard.steps.domains import DomainsStep
 from mailwizard.steps.hostname import HostnameStep
+from mailwizard.steps.sasl import SaslStep
+from mailwizard.steps.spf import SpfStep
+from mailwizard.steps.tls import TlsStep
 
 STEPS: list[Step[Any]] = [
     HostnameStep(),
     DomainsStep(),
-    Unavailable("aliases", "Aliases"),
-    Unavailable("tls", "TLS"),
-    Unavailable("sasl", "SASL users"),
-    Unavailable("spf", "SPF"),
-    Unavailable("dkim", "DKIM signing"),
+    AliasesStep(),
+    TlsStep(),
+    SaslStep(),
+    SpfStep(),
+    DkimStep(),
+    DmarcStep(),
     Unavailable("dns", "DNS records"),
     Unavailable("test", "Test"),
 ]

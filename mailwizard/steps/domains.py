@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from mailwizard import postfix
 from mailwizard.plan import Plan
-from mailwizard.steps.base import Problem, Status, Step
+from mailwizard.steps.base import AnswersError, Problem, Status, Step, errors
 from mailwizard.system import System
 from mailwizard.validate import Invalid, destination, network
 
@@ -28,6 +29,28 @@ def safe_relay_restrictions(current: str) -> str:
     if not items:
         items = ["permit_mynetworks", "permit_sasl_authenticated"]
     return " ".join([*items, "reject_unauth_destination"])
+
+
+def has_relay_guard(system: System) -> bool:
+    """Whether the effective smtpd_relay_restrictions (defaults and $names evaluated)
+    end relaying with reject_ or defer_unauth_destination."""
+    items = postfix.split_list(postfix.expanded(system, "smtpd_relay_restrictions"))
+    return any(item in RELAY_GUARDS for item in items)
+
+
+def relay_base(raw: str, system: System) -> str:
+    """The list to extend: as written, unless it is a ``${{...} ? {...}}`` expression
+    (Postfix's default), which is replaced by what it evaluates to."""
+    if "{" in raw and "$" in raw:
+        return postfix.expanded(system, "smtpd_relay_restrictions")
+    return raw
+
+
+def _is_loopback(net: str) -> bool:
+    try:
+        return ipaddress.ip_network(net.replace("[", "").replace("]", ""), strict=False).is_loopback
+    except ValueError:
+        return False
 
 
 def mail_domains(system: System) -> list[str]:
@@ -120,21 +143,23 @@ to the machine itself; add an application server's address only if it cannot log
                 f"{host} (this server's name) is not listed: mail to root@{host} would bounce",
                 "warning",
             ))
-        if a.mynetworks and not any(n in LOOPBACK for n in nets):
+        if a.mynetworks and not any(n in LOOPBACK or _is_loopback(n) for n in nets):
             problems.append(Problem("domains.mynetworks",
                                     "127.0.0.0/8 is missing: local programs must log in",
                                     "warning"))
         return problems
 
     def plan(self, a: DomainsAnswers, system: System) -> Plan:
-        dests, nets, _ = self._normalise(a)
+        dests, nets, problems = self._normalise(a)
+        if errors(problems):  # never plan around a refused entry (validate() first)
+            raise AnswersError(errors(problems))
         values = {"mydestination": ", ".join(dests), "mynetworks": " ".join(nets)}
         now = postfix.params(system)
         edits = {k: v for k, v in values.items() if postfix.split_list(now.get(k, "")) !=
                  postfix.split_list(v)}
-        relay = safe_relay_restrictions(now.get("smtpd_relay_restrictions", ""))
-        if relay != now.get("smtpd_relay_restrictions", ""):
-            edits["smtpd_relay_restrictions"] = relay
+        if not has_relay_guard(system):
+            edits["smtpd_relay_restrictions"] = safe_relay_restrictions(
+                relay_base(now.get("smtpd_relay_restrictions", ""), system))
         if not edits:
             return Plan(steps=(self.name,))
         staged = postfix.stage(system, set_main=edits, why="domains and trusted networks")
@@ -142,13 +167,12 @@ to the machine itself; add an application server's address only if it cannot log
 
     def status(self, system: System) -> Status:
         now = postfix.params(system)
-        relay = postfix.split_list(now.get("smtpd_relay_restrictions", ""))
         nets = postfix.split_list(now.get("mynetworks", ""))
         shown = (
             f"mydestination = {now.get('mydestination', '')}",
             f"mynetworks = {now.get('mynetworks', '')}",
         )
-        if not any(g in relay for g in RELAY_GUARDS):
+        if not has_relay_guard(system):
             return Status("problem", "open relay: no reject_unauth_destination", shown)
         for item in nets:
             try:

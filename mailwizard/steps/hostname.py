@@ -58,6 +58,8 @@ def edit_hosts(text: str, name: str) -> str:
     short = name.split(".", 1)[0]
     wanted = f"127.0.1.1\t{name} {short}" if short != name else f"127.0.1.1\t{name}"
     lines = text.splitlines(keepends=True)
+    if not text.strip():  # no /etc/hosts at all: localhost first, as Debian's installer does
+        lines = ["127.0.0.1\tlocalhost\n"]
     for i, line in enumerate(lines):
         fields = line.split("#", 1)[0].split()
         if fields and fields[0] == "127.0.1.1":
@@ -137,10 +139,12 @@ fixes an already installed Postfix, which the guide leaves to the installer.
             whole(HOSTNAME, name + "\n", "the host name at boot")
         if now.mailname != name:
             whole(MAILNAME, name + "\n", "the domain Postfix adds to bare sender names")
-        hosts = system.read_text(HOSTS) or ""
+        hosts_before = system.read_bytes(HOSTS)  # None: no /etc/hosts yet (a new file)
+        hosts = (hosts_before or b"").decode("utf-8", "surrogateescape")
         new_hosts = edit_hosts(hosts, name)
-        if new_hosts != hosts:
-            files.append(FileChange(HOSTS, hosts.encode(), new_hosts.encode(),
+        if new_hosts != hosts or hosts_before is None:
+            files.append(FileChange(HOSTS, hosts_before,
+                                    new_hosts.encode("utf-8", "surrogateescape"),
                                     why="the name resolves without DNS"))
         staged = postfix.stage(
             system,

@@ -1,0 +1,413 @@
+"""/etc/aliases as a table: add, change or remove an alias, key by key, then rebuild the map.
+
+Only the entries the answers name are touched: every other line (comments, blank lines,
+continuation lines, entries the wizard does not understand) stays byte for byte. An answer
+with an empty list removes that alias. The map is rebuilt with ``postalias`` on each
+``alias_database`` map of /etc/aliases (what ``newaliases`` does, but with the path mapped
+under the system's root), and also when the map is older than the file (note 11).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mailwizard import postfix
+from mailwizard.plan import Command, FileChange, Plan
+from mailwizard.steps.base import AnswersError, Problem, Status, Step
+from mailwizard.system import System
+from mailwizard.validate import Invalid, address, local_name
+
+ALIASES = "/etc/aliases"
+# Alias names every mail system must accept (RFC 5321 section 4.5.1).
+REQUIRED = ("postmaster",)
+# postalias map types and the files they write next to the source.
+DB_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "hash": (".db",), "btree": (".db",), "lmdb": (".lmdb",), "cdb": (".cdb",),
+    "dbm": (".dir", ".pag"), "sdbm": (".dir", ".pag"),
+}
+
+Entries = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class AliasesAnswers:
+    """``entries``: (name, targets) pairs; empty targets remove the alias."""
+
+    entries: Entries = ()
+
+    def as_dict(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.entries)
+
+
+# -- the file format (aliases(5)) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One logical entry: its name and lines ``start``..``end`` (exclusive) of the file."""
+
+    name: str  # as written (case kept); compare with .key
+    targets: tuple[str, ...]
+    value: str  # the whole value, white space squeezed (what postalias stores)
+    start: int
+    end: int
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+
+def _is_ignored(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _split_name(line: str) -> tuple[str, str] | None:
+    """``name: value`` -> (name, value); a quoted name may contain ':'."""
+    if line.startswith('"'):
+        m = re.match(r'"((?:[^"\\]|\\.)*)"\s*:(.*)$', line, re.S)
+        return (m.group(1), m.group(2)) if m else None
+    name, sep, value = line.partition(":")
+    if not sep or not name.strip():
+        return None
+    return name.strip(), value
+
+
+def split_targets(value: str) -> tuple[str, ...]:
+    """Split an alias value on commas outside double quotes."""
+    out: list[str] = []
+    buf = ""
+    quoted = False
+    for ch in value:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append(buf)
+            buf = ""
+            continue
+        buf += ch
+    out.append(buf)
+    return tuple(" ".join(t.split()) for t in out if t.strip())
+
+
+def parse_file(text: str) -> list[Entry]:
+    """Every logical entry in file order. A line starting with white space continues the
+    entry above it; comment and blank lines inside an entry belong to it only when a
+    continuation line follows them."""
+    lines = text.splitlines(keepends=True)
+    entries: list[Entry] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if _is_ignored(line) or line[0] in " \t":
+            i += 1
+            continue
+        parts = [line]
+        end = i + 1
+        j = i + 1
+        while j < len(lines):
+            nxt = lines[j]
+            if _is_ignored(nxt):
+                j += 1
+                continue
+            if nxt[0] in " \t":
+                parts.append(nxt)
+                end = j = j + 1
+                continue
+            break
+        split = _split_name(" ".join(p.strip() for p in parts))
+        if split is not None:
+            name, value = split
+            entries.append(Entry(name, split_targets(value), " ".join(value.split()), i, end))
+        i = end
+    return entries
+
+
+def table(text: str) -> dict[str, tuple[str, ...]]:
+    """name (lower case) -> targets; the first entry wins over later duplicates."""
+    out: dict[str, tuple[str, ...]] = {}
+    for entry in parse_file(text):
+        out.setdefault(entry.key, entry.targets)
+    return out
+
+
+def values(text: str) -> dict[str, str]:
+    """name (lower case) -> the value as postalias stores it (first entry wins)."""
+    out: dict[str, str] = {}
+    for entry in parse_file(text):
+        out.setdefault(entry.key, entry.value)
+    return out
+
+
+def format_entry(name: str, targets: tuple[str, ...]) -> str:
+    return f"{name}: {', '.join(targets)}\n"
+
+
+def edit_file(text: str, wanted: Mapping[str, tuple[str, ...]]) -> str:
+    """Set each alias in ``wanted`` (lower-case names; empty targets: remove it).
+
+    Entries already as wanted keep their lines; a changed entry is rewritten where it was;
+    later duplicates of an edited name are removed; new entries are appended.
+    """
+    lines = text.splitlines(keepends=True)
+    replace: dict[int, tuple[int, str]] = {}  # start -> (end, new text)
+    done: set[str] = set()
+    for entry in parse_file(text):
+        key = entry.key
+        if key not in wanted:
+            continue
+        if key in done or not wanted[key]:
+            replace[entry.start] = (entry.end, "")
+        elif tuple(_norm_target(t) for t in entry.targets) != wanted[key]:
+            replace[entry.start] = (entry.end, format_entry(key, wanted[key]))
+        done.add(key)
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if i in replace:
+            end, new = replace[i]
+            if new:
+                out.append(new)
+            i = end
+            continue
+        out.append(lines[i])
+        i += 1
+    added = [format_entry(k, v) for k, v in wanted.items() if v and k not in done]
+    if added:
+        if out and not out[-1].endswith("\n"):
+            out[-1] += "\n"
+        out.extend(added)
+    return "".join(out)
+
+
+# -- the map next to the file -------------------------------------------------------------
+
+
+def alias_maps(system: System) -> list[tuple[str, str]]:
+    """(type, path) of each ``alias_database`` map built from /etc/aliases."""
+    maps = []
+    for item in postfix.split_list(postfix.get(system, "alias_database")):
+        kind, sep, path = item.partition(":")
+        if sep and path == ALIASES and kind in DB_SUFFIXES:
+            maps.append((kind, path))
+    return maps or [("hash", ALIASES)]
+
+
+def db_files(system: System) -> list[str]:
+    return [path + suffix for kind, path in alias_maps(system) for suffix in DB_SUFFIXES[kind]]
+
+
+def db_entries(system: System, kind: str, path: str) -> dict[str, str] | None:
+    """What the built map holds (``postalias -s``), None when it cannot be read."""
+    result = system.query(["postalias", "-s", f"{kind}:{system.path(path)}"])
+    if not result.ok:
+        return None
+    out: dict[str, str] = {}
+    for line in result.stdout.splitlines():
+        key, sep, value = line.partition(":\t")
+        if sep and key != "@" and not key.startswith("YP_"):
+            out[key] = " ".join(value.split())
+    return out
+
+
+def db_stale(system: System) -> bool:
+    """True when a map is missing or says something else than /etc/aliases (note 11:
+    Postfix keeps using the old map). Compares contents, not times, so a copied tree
+    or a touched file is not "stale"."""
+    text = system.read_text(ALIASES)
+    if text is None:
+        return False
+    wanted = values(text)
+    return any(db_entries(system, kind, path) != wanted for kind, path in alias_maps(system))
+
+
+def rebuild_command(system: System, why: str) -> Command:
+    """``postalias type:/etc/aliases`` for each map, with the path mapped under the root."""
+    maps = [f"{kind}:{system.path(path)}" for kind, path in alias_maps(system)]
+    return Command(("postalias", *maps), why, touches=tuple(db_files(system)))
+
+
+# -- names in messages --------------------------------------------------------------------
+
+
+def toml_key(name: str) -> str:
+    """The name as a TOML key: bare when it can be, quoted otherwise."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
+
+
+def _where(name: str, index: int | None = None) -> str:
+    return f"aliases.{toml_key(name)}" + ("" if index is None else f"[{index}]")
+
+
+def _norm_target(target: str) -> str:
+    try:
+        return address(target)
+    except Invalid:
+        return target
+
+
+def edits(before: AliasesAnswers, after: AliasesAnswers) -> AliasesAnswers:
+    """The answers that turn table ``before`` into ``after`` (the screen's minimal edit):
+    changed and new entries, and an empty list for each removed name."""
+    old, new = before.as_dict(), after.as_dict()
+    out = [(k, v) for k, v in new.items() if old.get(k) != v]
+    out += [(k, ()) for k in old if k not in new]
+    return AliasesAnswers(tuple(out))
+
+
+class AliasesStep(Step[AliasesAnswers]):
+    name = "aliases"
+    title = "Aliases"
+    answers = AliasesAnswers
+    blurb = (
+        "Forward mail for local names (root, postmaster, support) to the addresses "
+        "that are really read. One alias with several addresses is a simple mailing list."
+    )
+    help = """\
+# Aliases
+
+**What it does.** Edits `/etc/aliases` one entry at a time (your comments and other
+entries stay as they are), then rebuilds `/etc/aliases.db` with `postalias`, which is
+what `newaliases` does.
+
+**Why it matters.** Mail to `root@` and `postmaster@` (cron reports, bounces, abuse
+reports) otherwise ends in `/var/mail/root`, which nobody reads. `postmaster` must always
+exist: other servers write to it when something is wrong.
+
+**What the guide says.** Forward root to your own address (`root: you@example.net`);
+several addresses make a simple list (`support: you@example.net, other@example.net`);
+run `newaliases` after every edit.
+
+**Common mistakes.**
+- Editing the file and forgetting `newaliases`: Postfix keeps using the old
+  `aliases.db` and logs `database /etc/aliases.db is older than source file`.
+- Removing `postmaster`.
+- Commands (`|/path`) and files (`/path`) as targets: the wizard only writes mail
+  addresses and local user names.
+
+**In an answers file** `[aliases]` is a table `name = ["address", ...]`; an empty list
+(`name = []`) removes that alias; names not listed are left alone.
+"""
+
+    def current(self, system: System) -> AliasesAnswers:
+        text = system.read_text(ALIASES) or ""
+        return AliasesAnswers(tuple(table(text).items()))
+
+    # The answers file ------------------------------------------------------------------
+
+    def parse(self, section: Mapping[str, Any]) -> AliasesAnswers:
+        problems: list[Problem] = []
+        entries: list[tuple[str, tuple[str, ...]]] = []
+        for name, value in section.items():
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                problems.append(Problem(
+                    _where(name),
+                    'must be a list of addresses, like ["admin@example.net"] ([] removes it)',
+                ))
+                continue
+            entries.append((name, tuple(value)))
+        if problems:
+            raise AnswersError(problems)
+        return AliasesAnswers(tuple(entries))
+
+    def to_section(self, a: AliasesAnswers) -> dict[str, Any]:
+        return {name: list(targets) for name, targets in a.entries}
+
+    # Validation and plan -----------------------------------------------------------------
+
+    def _wanted(
+        self, a: AliasesAnswers, system: System
+    ) -> tuple[dict[str, tuple[str, ...]], list[Problem]]:
+        """Normalised name -> targets for the entries that change anything, and problems."""
+        problems: list[Problem] = []
+        now = table(system.read_text(ALIASES) or "")
+        wanted: dict[str, tuple[str, ...]] = {}
+        seen: dict[str, str] = {}
+        for raw, targets in a.entries:
+            try:
+                key = local_name(raw)
+            except Invalid as exc:
+                problems.append(Problem(_where(raw), f"{raw!r}: {exc}"))
+                continue
+            if key in seen:
+                problems.append(Problem(_where(raw), f"given twice (also as {seen[key]!r})"))
+                continue
+            seen[key] = raw
+            if not targets:
+                if key in now:
+                    wanted[key] = ()
+                continue
+            if now.get(key) == targets:
+                continue  # exactly as in the file, even a form the wizard would not write
+            normal: list[str] = []
+            for i, target in enumerate(targets):
+                try:
+                    value = address(target)
+                except Invalid as exc:
+                    problems.append(Problem(_where(raw, i), f"{target!r}: {exc}"))
+                    continue
+                if value == key:
+                    problems.append(Problem(_where(raw, i), "an alias cannot point to itself"))
+                    continue
+                if value not in normal:
+                    normal.append(value)
+            if tuple(normal) != tuple(_norm_target(t) for t in now.get(key, ())):
+                wanted[key] = tuple(normal)
+        return wanted, problems
+
+    def validate(self, a: AliasesAnswers, system: System) -> list[Problem]:
+        wanted, problems = self._wanted(a, system)
+        if problems:
+            return problems
+        after = table(edit_file(system.read_text(ALIASES) or "", wanted))
+        for name in REQUIRED:
+            if name not in after:
+                where = _where(name) if name in wanted else "aliases"
+                problems.append(Problem(
+                    where,
+                    f"{name} has no alias: mail to {name}@ must always reach someone "
+                    f'(keep {name} = ["root"])',
+                    "warning",
+                ))
+        maps = postfix.split_list(postfix.get(system, "alias_maps"))
+        if not any(m.partition(":")[2] == ALIASES for m in maps):
+            problems.append(Problem(
+                "aliases", f"alias_maps does not use {ALIASES}: these aliases have no effect",
+                "warning"))
+        return problems
+
+    def plan(self, a: AliasesAnswers, system: System) -> Plan:
+        wanted, _ = self._wanted(a, system)
+        before = system.read_text(ALIASES)
+        after = edit_file(before or "", wanted)
+        files: list[FileChange] = []
+        commands: list[Command] = []
+        if after != (before or ""):
+            files.append(FileChange(
+                ALIASES, None if before is None else before.encode(), after.encode(),
+                why="local names forwarded to real mailboxes"))
+            commands.append(rebuild_command(system, f"rebuild the alias map from {ALIASES}"))
+        elif db_stale(system):
+            commands.append(rebuild_command(
+                system, f"the alias map is out of date: it does not match {ALIASES}"))
+        return Plan(files=tuple(files), commands=tuple(commands), steps=(self.name,))
+
+    def status(self, system: System) -> Status:
+        text = system.read_text(ALIASES)
+        if text is None:
+            return Status("problem", f"{ALIASES} missing", ("mail to postmaster@ bounces",))
+        now = table(text)
+        shown = tuple(f"{k}: {', '.join(v)}" for k, v in list(now.items())[:6])
+        if len(now) > 6:
+            shown += (f"… {len(now) - 6} more",)
+        if db_stale(system):
+            return Status("problem", "aliases.db out of date", (*shown, "run: newaliases"))
+        if "postmaster" not in now:
+            return Status("problem", "no postmaster alias", shown)
+        if "root" not in now:
+            return Status("warn", "root unforwarded", shown)
+        return Status("ok", f"{len(now)} alias{'es' if len(now) != 1 else ''}", shown)

@@ -1,0 +1,318 @@
+"""DKIM: a key in /etc/dkimkeys, opendkim.conf key by key, Postfix's milters, the record.
+
+One signing domain (Domain/KeyFile/Selector in opendkim.conf, note 28). The key is made
+with opendkim-genkey only when it does not exist (or on an explicit ``rotate``); opendkim
+listens on ``inet:8891@127.0.0.1`` and Postfix talks to ``inet:127.0.0.1:8891``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mailwizard import dnsrecords, opendkim, postfix, services
+from mailwizard.plan import Command, FileChange, Plan
+from mailwizard.steps.base import Problem, Status, Step
+from mailwizard.steps.domains import mail_domains, primary_domain
+from mailwizard.system import System
+from mailwizard.validate import Invalid, dkim_bits, domain, selector
+
+DEFAULT_SELECTOR = "mail"
+DEFAULT_BITS = 2048
+MILTER_PARAMS = ("smtpd_milters", "non_smtpd_milters")
+# accept: while opendkim is down mail leaves unsigned instead of waiting in the queue (note 24).
+MILTER_DEFAULT_ACTION = "accept"
+KEY_OWNER = "opendkim"
+KEY_MODE = 0o600
+# Hand-written milter addresses for the same daemon that fail in Postfix's chroot (note 23).
+_SAME_MILTER = ("inet:localhost:8891",)
+
+
+@dataclass(frozen=True)
+class DkimAnswers:
+    domain: str
+    selector: str = DEFAULT_SELECTOR
+    bits: int = DEFAULT_BITS
+    # Make a new key even though one exists for this selector (the old DNS record stops
+    # matching until the new one is published; a new selector is the gentler way).
+    rotate: bool = False
+
+
+def key_file(sel: str) -> str:
+    return f"{opendkim.KEY_DIR}/{sel}.private"
+
+
+def txt_file(sel: str) -> str:
+    return f"{opendkim.KEY_DIR}/{sel}.txt"
+
+
+def conf_text(system: System) -> str | None:
+    return system.read_text(opendkim.CONF)
+
+
+def _key_path(system: System, sel: str) -> str:
+    """The key opendkim.conf names for ``sel`` (when it is the configured selector)."""
+    conf = conf_text(system) or ""
+    configured = opendkim.get(conf, "KeyFile")
+    if configured and (opendkim.get(conf, "Selector") or "").lower() == sel:
+        return configured
+    return key_file(sel)
+
+
+def public_key(system: System, sel: str) -> str | None:
+    """The base64 public key for ``sel``: from the private key (``openssl pkey -pubout``,
+    which prints only the public half), else from opendkim-genkey's .txt file."""
+    path = _key_path(system, sel)
+    if system.exists(path):
+        result = system.query(["openssl", "pkey", "-in", str(system.path(path)), "-pubout"])
+        if result.ok and "BEGIN PUBLIC KEY" in result.stdout:
+            return dnsrecords.pem_body(result.stdout)
+    txt = system.read_text(path.removesuffix(".private") + ".txt")
+    if txt:
+        return dnsrecords.dkim_p("".join(dnsrecords.unquote_strings(txt)))
+    return None
+
+
+def public_record(system: System, domain_: str, sel: str) -> tuple[str, str] | None:
+    """The record to publish at ``sel._domainkey.domain``: (quoted strings of at most 255
+    bytes each, flat text), or None when there is no key yet."""
+    key = public_key(system, sel)
+    if not key:
+        return None
+    flat = dnsrecords.dkim_flat(key)
+    return dnsrecords.quote_strings(dnsrecords.dkim_strings(flat)), flat
+
+
+def key_bits(system: System, sel: str) -> int | None:
+    key = public_key(system, sel)
+    return dnsrecords.rsa_bits(key) if key else None
+
+
+def merge_milters(current: str) -> list[str]:
+    """The admin's milters with opendkim's added once (a ``localhost`` form replaced)."""
+    out: list[str] = []
+    for item in postfix.split_list(current):
+        item = opendkim.MILTER if item in _SAME_MILTER else item
+        if item not in out:
+            out.append(item)
+    if not any(opendkim.MILTER in item for item in out):
+        out.append(opendkim.MILTER)
+    return out
+
+
+def uses_tables(conf: str) -> bool:
+    return any(opendkim.get(conf, k) for k in ("KeyTable", "SigningTable"))
+
+
+def staged_postfix(system: System) -> postfix.Staged | None:
+    now = postfix.params(system)
+    edits: dict[str, str] = {}
+    for name in MILTER_PARAMS:
+        wanted = merge_milters(now.get(name, ""))
+        if wanted != postfix.split_list(now.get(name, "")):
+            edits[name] = ", ".join(wanted)
+    if now.get("milter_default_action") != MILTER_DEFAULT_ACTION:
+        edits["milter_default_action"] = MILTER_DEFAULT_ACTION
+    if not edits:
+        return None
+    return postfix.stage(system, set_main=edits, why="sign outgoing mail with opendkim")
+
+
+class DkimStep(Step[DkimAnswers]):
+    name = "dkim"
+    title = "DKIM signing"
+    answers = DkimAnswers
+    blurb = (
+        "Sign the mail this server sends with a key whose public half you publish in DNS, "
+        "so receivers can tell it really comes from your domain."
+    )
+    help = """\
+# DKIM signing
+
+**What it does.** Makes a 2048-bit key with `opendkim-genkey` in `/etc/dkimkeys` (only when
+there is none for the selector), owned by `opendkim` with mode 0600; sets `Domain`,
+`Selector`, `KeyFile`, `Socket inet:8891@127.0.0.1` and `InternalHosts` in
+`/etc/opendkim.conf` (your other lines and comments stay); adds `inet:127.0.0.1:8891` to
+Postfix's `smtpd_milters` and `non_smtpd_milters` (next to any milter already there); then
+restarts opendkim and reloads Postfix.
+
+**The DNS record.** Publish the public key as TXT at `SELECTOR._domainkey.DOMAIN`. It is
+longer than 255 bytes, so it is shown split into several quoted strings (receivers join
+them) and flat, for DNS panels that split by themselves.
+
+**Who gets signed.** Mail from the networks in Postfix's `mynetworks` (copied to
+`/etc/opendkim/trusted.hosts`) and from logged-in users. Re-run this step after changing
+`mynetworks`.
+
+**If opendkim is down.** The wizard sets `milter_default_action = accept`: Postfix keeps
+sending, **unsigned**, instead of deferring every message (`tempfail`, Postfix's default)
+until opendkim is back. Your SPF record still vouches for the mail, and nothing waits in
+the queue; the hub and the test screen show `opendkim not running` so you notice.
+
+**Rotating the key.** Pick a new selector (e.g. `2026`): the old record keeps working
+while the new one propagates. `rotate = true` replaces the key of the same selector, and
+mail signed with it fails DKIM until the new record is published.
+
+**Common mistakes.**
+- 1024-bit keys (opendkim-genkey's default): refused here; large receivers reject them.
+- `inet:localhost:8891` on the Postfix side: fails inside Postfix's chroot, and mail leaves
+  unsigned without anyone noticing.
+- A key readable by group or others: opendkim refuses it.
+"""
+
+    def current(self, system: System) -> DkimAnswers:
+        conf = conf_text(system) or ""
+        sel = (opendkim.get(conf, "Selector") or DEFAULT_SELECTOR).lower()
+        return DkimAnswers(
+            domain=(opendkim.get(conf, "Domain") or primary_domain(system)).lower(),
+            selector=sel,
+            bits=key_bits(system, sel) or DEFAULT_BITS,
+        )
+
+    def validate(self, a: DkimAnswers, system: System) -> list[Problem]:
+        problems: list[Problem] = []
+        names: dict[str, str] = {}
+        for key, fn, value in (("domain", domain, a.domain), ("selector", selector, a.selector)):
+            try:
+                names[key] = fn(value)
+            except Invalid as exc:
+                problems.append(Problem(f"dkim.{key}", str(exc)))
+        try:
+            dkim_bits(a.bits)
+        except Invalid as exc:
+            problems.append(Problem("dkim.bits", str(exc)))
+        conf = conf_text(system)
+        if conf is None:
+            problems.append(Problem("dkim", f"{opendkim.CONF} is missing: apt-get install "
+                                            "opendkim opendkim-tools"))
+            return problems
+        if uses_tables(conf):
+            problems.append(Problem(
+                "dkim.domain",
+                "opendkim.conf uses KeyTable/SigningTable (several domains): it then ignores "
+                "Domain/KeyFile/Selector. Edit it by hand or remove those lines first",
+            ))
+        if "domain" in names:
+            dests = mail_domains(system)
+            if dests and names["domain"] not in dests:
+                problems.append(Problem(
+                    "dkim.domain",
+                    f"{names['domain']} is not in mydestination ({', '.join(dests)}): only mail "
+                    "with a From address in it is signed",
+                    "warning",
+                ))
+        if "selector" in names:
+            sel = names["selector"]
+            bits = key_bits(system, sel)
+            if bits is not None and not a.rotate and bits < a.bits:
+                problems.append(Problem(
+                    "dkim.bits",
+                    f"the existing key for selector {sel} has {bits} bits and is kept: choose a "
+                    "new selector, or set dkim.rotate = true to replace it",
+                    "warning",
+                ))
+            if bits is not None and a.rotate:
+                problems.append(Problem(
+                    "dkim.rotate",
+                    f"replaces the key of selector {sel}: mail fails DKIM until the new record "
+                    "is published (a new selector avoids that)",
+                    "warning",
+                ))
+        try:
+            staged = staged_postfix(system)
+        except postfix.StagingError as exc:
+            problems.append(Problem("dkim", f"postconf refused the change: {exc}"))
+        else:
+            if staged is not None:
+                problems.extend(Problem("dkim", f"postconf: {w}") for w in staged.warnings)
+        return problems
+
+    def plan(self, a: DkimAnswers, system: System) -> Plan:
+        dom, sel, bits = domain(a.domain), selector(a.selector), dkim_bits(a.bits)
+        files: list[FileChange] = []
+        commands: list[Command] = []
+        private, txt = key_file(sel), txt_file(sel)
+
+        # The key: made only when missing (or on rotate), then owner and mode (note 25).
+        if not system.exists(opendkim.KEY_DIR):
+            commands.append(Command(
+                ("install", "-d", "-o", KEY_OWNER, "-g", KEY_OWNER, "-m", "0700",
+                 opendkim.KEY_DIR), "the directory for DKIM keys"))
+        info = system.info(private)
+        if info is None or a.rotate:
+            commands.append(Command(
+                ("opendkim-genkey", "-b", str(bits), "-d", dom, "-s", sel,
+                 "-D", opendkim.KEY_DIR),
+                f"make a {bits}-bit key for {dnsrecords.dkim_name(dom, sel)}",
+                touches=(private, txt), timeout=300))
+        if info is None or a.rotate or (info.owner, info.group) != (KEY_OWNER, KEY_OWNER):
+            commands.append(Command(("chown", f"{KEY_OWNER}:{KEY_OWNER}", private, txt),
+                                    "opendkim reads its key as user opendkim",
+                                    touches=(private, txt)))
+        if info is None or a.rotate or info.mode != KEY_MODE:
+            commands.append(Command(("chmod", "0600", private, txt),
+                                    "opendkim refuses keys others can read",
+                                    touches=(private, txt)))
+
+        # opendkim.conf, key by key; InternalHosts from Postfix's mynetworks (note 27).
+        before = conf_text(system) or ""
+        after = opendkim.edit(before, {
+            "Domain": dom,
+            "Selector": sel,
+            "KeyFile": private,
+            "Socket": opendkim.SOCKET,
+            "InternalHosts": opendkim.TRUSTED_HOSTS,
+        })
+        if after != before:
+            files.append(FileChange(opendkim.CONF, before.encode(), after.encode(),
+                                    why="sign as " + dnsrecords.dkim_name(dom, sel)))
+        hosts = opendkim.trusted_hosts(postfix.split_list(postfix.get(system, "mynetworks")))
+        trusted_before = system.read_bytes(opendkim.TRUSTED_HOSTS)
+        trusted_after = opendkim.trusted_hosts_file(hosts).encode()
+        if trusted_before != trusted_after:
+            files.append(FileChange(opendkim.TRUSTED_HOSTS, trusted_before, trusted_after,
+                                    mode=0o644, owner="root", group="root",
+                                    why="clients whose mail opendkim signs (mynetworks)"))
+        dkim_changed = bool(files or commands)
+
+        staged = staged_postfix(system)
+        if staged is not None:
+            if staged.warnings:
+                raise postfix.StagingError("; ".join(staged.warnings))
+            files.extend(staged.changes)
+        postfix_changed = staged is not None and bool(staged.changes)
+        checks = (Command(("opendkim", "-n", "-x", opendkim.CONF),
+                          "opendkim accepts its configuration and key"),) if dkim_changed else ()
+        return Plan(
+            files=tuple(files),
+            commands=tuple(commands),
+            reload=frozenset({"postfix"}) if postfix_changed else frozenset(),
+            restart=frozenset({"opendkim"}) if dkim_changed else frozenset(),
+            checks=checks,
+            steps=(self.name,),
+        )
+
+    def status(self, system: System) -> Status:
+        conf = conf_text(system)
+        if conf is None:
+            return Status("todo", "opendkim not installed")
+        dom = opendkim.get(conf, "Domain") or ""
+        sel = (opendkim.get(conf, "Selector") or "").lower()
+        keyfile = opendkim.get(conf, "KeyFile") or ""
+        milters = postfix.split_list(postfix.get(system, "smtpd_milters"))
+        shown = (
+            f"Domain = {dom or '(unset)'}, Selector = {sel or '(unset)'}",
+            f"KeyFile = {keyfile or '(unset)'}",
+            f"Socket = {opendkim.get(conf, 'Socket') or '(unset)'}",
+            f"smtpd_milters = {', '.join(milters) or '(none)'}",
+        )
+        if not (dom and sel and keyfile) or not system.exists(keyfile):
+            return Status("todo", "no key", shown)
+        name = f"{sel}._domainkey"
+        info = system.info(keyfile)
+        if info is not None and info.mode & 0o077:
+            return Status("problem", f"{keyfile} readable by others: opendkim refuses it", shown)
+        if not any(opendkim.MILTER in m for m in milters):
+            return Status("warn", f"{name}: Postfix does not use opendkim", shown)
+        if not services.opendkim_running(system):
+            return Status("problem", "opendkim not running", shown)
+        return Status("ok", name, shown)

@@ -1,0 +1,225 @@
+"""SASL on a real Postfix in an isolated namespace, driven by `mailwizard apply`.
+
+Snakeoil TLS configured, no SASL: after the apply EHLO on 25 offers STARTTLS and no AUTH
+before it; after STARTTLS AUTH PLAIN takes the right password (235) and refuses a wrong one
+(535), the bare user name works (smtpd_sasl_local_domain), port 587 offers AUTH after
+STARTTLS; the chroot copy is root:sasl 0640; a second user added by a second apply logs in
+at once (note 12); a third identical apply writes nothing; the passwords appear in no output
+of the wizard, no /var/log file, no answers file, and no backup except as the database
+bytes that were already on disk before an apply (see test_passwords_never_leak).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import smtplib
+import ssl
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.nsenv import Namespace
+
+pytestmark = pytest.mark.integration
+
+PROJECT = Path(__file__).resolve().parents[2]
+HOSTNAME = "mail.example.com"
+PW_ALICE = "Int3gration-Alice-Pass"
+PW_BOB = "Int3gration-Bob-Secret"
+WRONG = "Wr0ng-Password-Given"
+ENV_ALICE = "MAILWIZARD_PASSWORD_ALICE"
+ENV_BOB = "MAILWIZARD_PASSWORD_BOB"
+SECRETS = (PW_ALICE, PW_BOB)
+
+ANSWERS_ONE = f"""\
+[[sasl.users]]
+user = "alice@example.com"
+password_env = "{ENV_ALICE}"
+"""
+ANSWERS_TWO = ANSWERS_ONE + f"""
+[[sasl.users]]
+user = "bob@example.com"
+password_env = "{ENV_BOB}"
+"""
+
+OUTPUTS: list[str] = []  # everything the wizard printed, for the leak test
+
+
+@pytest.fixture(scope="module")
+def ns() -> Iterator[Namespace]:
+    """Postfix running with the snakeoil pair configured and no SASL yet."""
+    saved = {k: os.environ.get(k) for k in (ENV_ALICE, ENV_BOB)}
+    os.environ[ENV_ALICE] = PW_ALICE
+    os.environ[ENV_BOB] = PW_BOB
+    try:
+        with Namespace(hostname=HOSTNAME) as namespace:
+            namespace.boot()
+            namespace.run(
+                """
+                make-ssl-cert generate-default-snakeoil --force-overwrite
+                postconf -e smtpd_tls_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem \\
+                            smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key \\
+                            smtpd_tls_security_level=may \\
+                            'mydestination=$myhostname, example.com, localhost'
+                postconf -X smtpd_sasl_auth_enable smtpd_sasl_local_domain smtpd_tls_auth_only
+                rm -f /etc/postfix/sasl/smtpd.conf /var/spool/postfix/etc/sasldb2
+                postfix reload
+                """,
+                timeout=120,
+            )
+            yield namespace
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def mailwizard(ns: Namespace, *args: str) -> str:
+    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mailwizard", *args))
+    result = ns.run(f"cd {shlex.quote(str(PROJECT))}\n{argv} 2>&1", timeout=180, check=False)
+    OUTPUTS.append(result.stdout + result.stderr)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def apply_answers(ns: Namespace, text: str, name: str) -> str:
+    path = ns.tmp / name
+    path.write_text(text)
+    return mailwizard(ns, "apply", str(path))
+
+
+# -- SMTP dialogues, run inside the namespace through Namespace.call ----------------------------
+
+
+def _session(port: int, user: str, password: str) -> dict[str, object]:
+    """EHLO, STARTTLS, EHLO, AUTH PLAIN: what was offered when, and the AUTH reply code."""
+    out: dict[str, object] = {}
+    with smtplib.SMTP("127.0.0.1", port, timeout=20) as smtp:
+        smtp.ehlo("client.example.net")
+        out["before"] = sorted(smtp.esmtp_features)
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        smtp.starttls(context=ctx)
+        smtp.ehlo("client.example.net")
+        out["after"] = sorted(smtp.esmtp_features)
+        out["mechanisms"] = smtp.esmtp_features.get("auth", "").split()
+        smtp.user, smtp.password = user, password
+        try:
+            code, _ = smtp.auth("PLAIN", smtp.auth_plain, initial_response_ok=True)
+        except smtplib.SMTPAuthenticationError as exc:
+            code = exc.smtp_code
+        out["code"] = code
+    return out
+
+
+def _plain_ehlo(port: int) -> list[str]:
+    with smtplib.SMTP("127.0.0.1", port, timeout=20) as smtp:
+        smtp.ehlo("client.example.net")
+        return sorted(smtp.esmtp_features)
+
+
+def _files_containing(roots: list[str], needles: tuple[str, ...]) -> list[str]:
+    found = []
+    for root in roots:
+        for dirpath, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(dirpath, name)
+                try:
+                    data = Path(path).read_bytes()
+                except OSError:
+                    continue
+                found += [f"{path}: {i}" for i, n in enumerate(needles) if n.encode() in data]
+    return found
+
+
+# -- the tests (in order: they share one namespace) --------------------------------------------
+
+
+def test_first_apply_auth_after_starttls_on_25(ns: Namespace) -> None:
+    assert ns.call(_plain_ehlo, 25).count("auth") == 0
+    out = apply_answers(ns, ANSWERS_ONE, "answers-1.toml")
+    assert "Applied." in out, out
+    assert "saslpasswd2 -p -c -f /etc/sasldb2 -u example.com alice" in out
+    assert "gpasswd -a postfix sasl" in out
+    before = ns.call(_plain_ehlo, 25)
+    assert "starttls" in before and "auth" not in before
+    good = ns.call(_session, 25, "alice@example.com", PW_ALICE)
+    assert good["code"] == 235, good
+    assert "auth" not in good["before"]  # type: ignore[operator]
+    assert good["mechanisms"] == ["PLAIN", "LOGIN"]
+    bad = ns.call(_session, 25, "alice@example.com", WRONG)
+    assert bad["code"] == 535, bad
+
+
+def test_bare_user_name_uses_the_local_domain(ns: Namespace) -> None:
+    assert ns.run("postconf -h smtpd_sasl_local_domain").stdout.strip() == "example.com"
+    assert ns.call(_session, 25, "alice", PW_ALICE)["code"] == 235
+
+
+def test_submission_port_offers_auth_after_starttls(ns: Namespace) -> None:
+    ns.run("mw_wait_port 587")
+    before = ns.call(_plain_ehlo, 587)
+    assert "starttls" in before and "auth" not in before
+    result = ns.call(_session, 587, "alice@example.com", PW_ALICE)
+    assert result["code"] == 235, result
+    assert "auth" in result["after"]  # type: ignore[operator]
+    assert ns.call(_session, 587, "alice@example.com", WRONG)["code"] == 535
+
+
+def test_chroot_copy_and_group(ns: Namespace) -> None:
+    stat = ns.run("stat -c '%U:%G %a' /var/spool/postfix/etc/sasldb2").stdout.split()
+    assert stat == ["root:sasl", "640"]
+    assert ns.run("cmp /etc/sasldb2 /var/spool/postfix/etc/sasldb2", check=False).returncode == 0
+    assert "sasl" in ns.run("id -nG postfix").stdout.split()
+    assert not ns.run("ls -A /var/spool/postfix/etc/").stdout.count(".sasldb2.tmp")
+    conf = ns.run("cat /etc/postfix/sasl/smtpd.conf").stdout
+    assert "pwcheck_method: auxprop" in conf and "mech_list: PLAIN LOGIN" in conf
+
+
+def test_second_user_works_at_once_and_third_apply_is_empty(ns: Namespace) -> None:
+    reloads = "grep -c 'master.*reload' \"$(mw_maillog)\" || true"
+    before = ns.run(reloads).stdout.strip()
+    out = apply_answers(ns, ANSWERS_TWO, "answers-2.toml")
+    assert "Applied." in out, out
+    assert "-u example.com bob" in out and "-u example.com alice" not in out
+    assert "reload: postfix" not in out and "reload postfix" not in out
+    assert ns.run(reloads).stdout.strip() == before, "a new login needs no reload (note 12)"
+    assert ns.call(_session, 25, "bob@example.com", PW_BOB)["code"] == 235
+    assert ns.call(_session, 587, "bob", PW_BOB)["code"] == 235
+    again = apply_answers(ns, ANSWERS_TWO, "answers-3.toml")
+    assert "Nothing to do" in again, again
+
+
+def test_status_via_the_engine(ns: Namespace) -> None:
+    code = ("from mailwizard.steps.sasl import SaslStep; from mailwizard.system import System; "
+            "s = SaslStep().status(System()); print(s.state, s.summary, sep='|')")
+    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-c", code))
+    out = ns.run(f"cd {shlex.quote(str(PROJECT))}\n{argv}").stdout.strip()
+    assert out == "ok|2 users"
+
+
+def test_passwords_never_leak(ns: Namespace) -> None:
+    assert OUTPUTS, "run the whole module: the earlier tests produce the wizard's output"
+    for text in OUTPUTS:
+        for secret in SECRETS:
+            assert secret not in text
+    for name in ("answers-1.toml", "answers-2.toml", "answers-3.toml"):
+        text = (ns.tmp / name).read_text()
+        assert all(secret not in text for secret in SECRETS)
+    assert ns.call(_files_containing, ["/var/log"], SECRETS) == []
+    found = ns.call(_files_containing, ["/var/backups/mailwizard"], SECRETS)
+    # A backup holds the sasldb2 bytes that were on disk *before* that apply (so rollback can
+    # restore them): Alice's password is inside the copy taken before Bob was added, as it is
+    # in /etc/sasldb2 itself. Nothing else in a backup, and never the password being set.
+    for hit in found:
+        path, index = hit.rsplit(": ", 1)
+        assert path.endswith(("/files/etc/sasldb2", "/files/var/spool/postfix/etc/sasldb2")), hit
+        assert SECRETS[int(index)] == PW_ALICE, hit
+    modes = ns.run("find /var/backups/mailwizard -name sasldb2 -printf '%m %u\\n'").stdout.split()
+    assert set(modes) <= {"600", "root"}

@@ -1,0 +1,270 @@
+"""SPF, DKIM and DMARC applied headless on real Postfix, opendkim, policyd-spf and nsd.
+
+Inside an isolated namespace (tests/integration/nsenv.py): `mailwizard apply` with
+[hostname] [domains] [spf] [dkim] [dmarc]; the generated key's record served by nsd;
+a local submission arrives DKIM-signed (dkimpy verifies it against nsd); an outside
+client (XCLIENT) passing SPF gets `Received-SPF: pass`, one failing it a 5xx at RCPT.
+"""
+
+from __future__ import annotations
+
+import json
+import mailbox
+import re
+import shlex
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from tests.integration.nsenv import Namespace
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+HOSTNAME = "mail.example.com"
+ANSWERS = """\
+[hostname]
+fqdn = "mail.example.com"
+
+[domains]
+mydestination = ["example.com", "mail.example.com", "localhost"]
+mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
+
+[spf]
+record = "v=spf1 mx ~all"
+check_incoming = true
+
+[dkim]
+domain = "example.com"
+selector = "mail"
+bits = 2048
+
+[dmarc]
+policy = "none"
+rua = "postmaster@example.com"
+"""
+
+
+def _apply(ns: Namespace, answers: Path) -> str:
+    result = ns.run(
+        f"cd {shlex.quote(str(REPO))}\n"
+        f"{shlex.quote(sys.executable)} -m mailwizard apply {shlex.quote(str(answers))}",
+        timeout=240,
+    )
+    return result.stdout
+
+
+def _python(ns: Namespace, code: str) -> Any:
+    """Run mailwizard code inside (a process of its own: ``sh`` needs threads, which a
+    process that only entered the PID namespace cannot start); return its JSON output."""
+    script = f"import json\n{code}\nprint(json.dumps(result))\n"
+    out = ns.run(f"cd {shlex.quote(str(REPO))}\n{shlex.quote(sys.executable)} -c "
+                 + shlex.quote(script))
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _public_record(ns: Namespace) -> tuple[str, str] | None:
+    found = _python(ns, "from mailwizard.steps.dkim import public_record\n"
+                        "from mailwizard.system import System\n"
+                        "result = public_record(System(), 'example.com', 'mail')")
+    return None if found is None else (found[0], found[1])
+
+
+def _status(ns: Namespace, name: str) -> tuple[str, str]:
+    found = _python(ns, "from mailwizard.steps import by_name\n"
+                        "from mailwizard.system import System\n"
+                        f"s = by_name({name!r}).status(System())\n"
+                        "result = [s.state, s.summary]")
+    return found[0], found[1]
+
+
+def _message(token: str) -> bytes:
+    box = mailbox.mbox("/var/mail/root", create=False)
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        if token.encode() in raw:
+            return raw
+    raise AssertionError(f"{token} not in /var/mail/root")
+
+
+def _dkim_verify(message: bytes) -> bool:
+    """dkimpy with its default DNS lookup: resolv.conf -> nsd on 127.0.0.1."""
+    import dkim
+
+    return bool(dkim.verify(message, timeout=5))
+
+
+@pytest.fixture(scope="module")
+def ns() -> Iterator[Namespace]:
+    with Namespace(hostname=HOSTNAME) as namespace:
+        namespace.boot()
+        # Test-only settings, not the product's: XCLIENT from loopback so swaks can speak as
+        # an outside client; opendkim asks nsd (libunbound ignores resolv.conf, note 29).
+        namespace.run(
+            """
+            postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
+            sed -i -e '/^TrustAnchorFile/d' -e '$a Nameservers\t\t127.0.0.1' /etc/opendkim.conf
+            postfix reload
+            """
+        )
+        yield namespace
+
+
+@pytest.fixture(scope="module")
+def applied(ns: Namespace) -> dict[str, str]:
+    answers = ns.tmp / "answers.toml"
+    answers.write_text(ANSWERS)
+    first = _apply(ns, answers)
+    record = _public_record(ns)
+    assert record is not None, "no DKIM key after apply"
+    split, flat = record
+    ns.run("mw_nsd " + shlex.quote(
+        "$ORIGIN example.com.\n$TTL 300\n"
+        "@ IN SOA ns1 hostmaster 2024010101 3600 600 86400 300\n"
+        "@ IN NS ns1\nns1 IN A 127.0.0.1\nmail IN A 127.0.0.1\n@ IN MX 10 mail\n"
+        f"mail._domainkey IN TXT {split}\n"
+    ))
+    ns.run("mw_nsd " + shlex.quote(
+        "$ORIGIN sender.test.\n$TTL 300\n"
+        "@ IN SOA ns1.example.com. hostmaster.example.com. 2024010101 3600 600 86400 300\n"
+        "@ IN NS ns1.example.com.\n"
+        '@ IN TXT "v=spf1 ip4:192.0.2.10 -all"\n'
+    ))
+    second = _apply(ns, answers)
+    return {"first": first, "second": second, "split": split, "flat": flat,
+            "answers": str(answers)}
+
+
+def test_first_apply_ran_and_second_writes_nothing(ns: Namespace,
+                                                   applied: dict[str, str]) -> None:
+    assert "Applied." in applied["first"]
+    assert "opendkim-genkey -b 2048 -d example.com -s mail -D /etc/dkimkeys" in applied["first"]
+    assert "Nothing to do" in applied["second"], applied["second"]
+    third = _apply(ns, Path(applied["answers"]))
+    assert "Nothing to do" in third
+
+
+def test_exactly_one_spfcheck_service(ns: Namespace, applied: dict[str, str]) -> None:
+    assert ns.run("postconf -M | grep -c spfcheck").stdout.strip() == "1"
+    restrictions = ns.run("postconf -h smtpd_recipient_restrictions").stdout.strip()
+    assert restrictions == (
+        "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination, "
+        "check_policy_service { unix:private/spfcheck, default_action=DUNNO }"
+    )
+    assert ns.run("postconf -h spfcheck_time_limit").stdout.strip() == "3600"
+    assert ns.run("postconf -n 2>&1 >/dev/null").stdout.strip() == ""
+
+
+def test_key_is_private_to_opendkim(ns: Namespace, applied: dict[str, str]) -> None:
+    out = ns.run("stat -c '%a %U %G' /etc/dkimkeys/mail.private").stdout.split()
+    assert out == ["600", "opendkim", "opendkim"]
+    assert ns.run("opendkim -n -x /etc/opendkim.conf", check=False).returncode == 0
+    assert all(len(s.encode()) <= 255 for s in re.findall(r'"([^"]*)"', applied["split"]))
+
+
+def test_dkim_record_served_by_nsd_matches_the_key(ns: Namespace,
+                                                    applied: dict[str, str]) -> None:
+    dig = ns.run("dig +short +time=2 +tries=1 TXT mail._domainkey.example.com @127.0.0.1")
+    strings = re.findall(r'"([^"]*)"', dig.stdout)
+    assert "".join(strings) == applied["flat"]
+
+
+def test_local_submission_is_signed_and_verifies(ns: Namespace,
+                                                 applied: dict[str, str]) -> None:
+    token = uuid4().hex
+    ns.run(
+        f"""
+        printf 'From: alice@example.com\\nTo: root@example.com\\nSubject: dkim %s\\n\\n%s\\n' \\
+          {token} 'signed body' | sendmail -f alice@example.com root@example.com
+        mw_wait_mail /var/mail/root {token} 30
+        """
+    )
+    message = ns.call(_message, token)
+    assert b"DKIM-Signature:" in message
+    assert re.search(rb"d=example\.com;", message) and re.search(rb"s=mail;", message)
+    assert ns.call(_dkim_verify, message) is True
+    # Tampering breaks it: the verification is real.
+    assert ns.call(_dkim_verify, message.replace(b"signed body", b"forged body")) is False
+
+
+def test_smtp_submission_from_loopback_is_signed(ns: Namespace,
+                                                 applied: dict[str, str]) -> None:
+    token = uuid4().hex
+    ns.run(
+        f"""
+        swaks --server 127.0.0.1 --from alice@example.com --to root@example.com \\
+              --header 'From: alice@example.com' --header 'Subject: smtp {token}' \\
+              --body 'smtp body' >/dev/null
+        mw_wait_mail /var/mail/root {token} 30
+        """
+    )
+    message = ns.call(_message, token)
+    assert ns.call(_dkim_verify, message) is True
+
+
+def test_outside_sender_passing_spf_gets_received_spf_pass(
+    ns: Namespace, applied: dict[str, str]
+) -> None:
+    token = uuid4().hex
+    ns.run(
+        f"""
+        swaks --server 127.0.0.1 --xclient-addr 192.0.2.10 --from x@sender.test \\
+              --to root@example.com --header 'Subject: spf {token}' --body hi >/dev/null
+        mw_wait_mail /var/mail/root {token} 30
+        """
+    )
+    message = ns.call(_message, token).decode("utf-8", "replace")
+    header = re.search(r"^Received-SPF: (\S+)", message, re.M | re.I)
+    assert header is not None, message[:2000]
+    assert header.group(1).lower() == "pass"
+
+
+def test_outside_sender_failing_spf_is_refused_at_rcpt(
+    ns: Namespace, applied: dict[str, str]
+) -> None:
+    result = ns.run(
+        "swaks --server 127.0.0.1 --xclient-addr 198.51.100.7 --from x@sender.test "
+        "--to root@example.com --body hi",
+        check=False,
+    )
+    assert result.returncode != 0
+    transcript = result.stdout
+    rcpt = transcript[transcript.index("RCPT TO:"):]
+    answer = re.search(r"^<\*\*\s+(\d{3})", rcpt, re.M)
+    assert answer is not None and answer.group(1).startswith("5"), transcript
+
+
+def test_outside_relay_still_refused(ns: Namespace, applied: dict[str, str]) -> None:
+    result = ns.run(
+        "swaks --server 127.0.0.1 --xclient-addr 192.0.2.10 --from x@sender.test "
+        "--to someone@elsewhere.test --body hi",
+        check=False,
+    )
+    assert result.returncode != 0
+    assert re.search(r"^<\*\*\s+[45]\d\d", result.stdout, re.M), result.stdout
+
+
+def test_status_lines_after_apply(ns: Namespace, applied: dict[str, str]) -> None:
+    assert _status(ns, "dkim") == ("ok", "mail._domainkey")
+    assert _status(ns, "spf") == ("ok", "v=spf1 mx ~all · incoming checked")
+    assert _status(ns, "dmarc") == ("ok", "p=none")
+
+
+def test_broken_spf_checker_fails_open(ns: Namespace, applied: dict[str, str]) -> None:
+    """Note 20: with default_action=DUNNO a dead checker lets mail in unchecked, not 451."""
+    ns.run("mount --bind /bin/false /usr/sbin/postfix-policyd-spf-perl\npostfix reload")
+    try:
+        result = ns.run(
+            "swaks --server 127.0.0.1 --xclient-addr 198.51.100.7 --from x@sender.test "
+            "--to root@example.com --body hi",
+            check=False,
+        )
+    finally:
+        ns.run("umount /usr/sbin/postfix-policyd-spf-perl\npostfix reload")
+    assert result.returncode == 0, result.stdout
+    rcpt = result.stdout[result.stdout.index("RCPT TO:"):]
+    assert re.search(r"^<-\s+250", rcpt, re.M), result.stdout

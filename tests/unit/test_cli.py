@@ -1,0 +1,193 @@
+"""The command line contract: verbs, exit codes, messages, nothing written on errors."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mailwizard import __version__, cli
+from mailwizard.steps import STEPS
+
+GOOD = """
+[hostname]
+fqdn = "mail.example.com"
+
+[domains]
+mydestination = ["example.com", "mail.example.com", "localhost.example.com", "localhost"]
+mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
+"""
+
+
+def tree(root: Path) -> dict[str, str]:
+    """sha256 of every file (and the set of directories) under root."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        out[rel] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+    return out
+
+
+def write(tmp_path: Path, text: str, name: str = "answers.toml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_apply_writes_and_exits_0(sandbox: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--root", str(sandbox), "apply", write(tmp_path, GOOD))
+    assert code == 0, err
+    assert (sandbox / "etc/hostname").read_text() == "mail.example.com\n"
+    main = (sandbox / "etc/postfix/main.cf").read_text()
+    assert "myhostname = mail.example.com\n" in main
+    assert "mydestination = example.com, mail.example.com, localhost.example.com, localhost\n" in (
+        main)
+    assert "--- /etc/hostname" in out and "+mail.example.com" in out
+    assert "Applied. Backup of the old files: /var/backups/mailwizard/" in out
+    assert "run: hostname mail.example.com" in out
+
+
+def test_second_apply_is_nothing_to_do(sandbox: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    answers = write(tmp_path, GOOD)
+    assert run(capsys, "--root", str(sandbox), "apply", answers)[0] == 0
+    before = tree(sandbox)
+    code, out, _ = run(capsys, "--root", str(sandbox), "apply", answers)
+    assert code == 0
+    assert "Nothing to do" in out
+    assert tree(sandbox) == before
+
+
+def test_invalid_answers_exit_1_and_write_nothing(sandbox: Path, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree(sandbox)
+    bad = GOOD.replace('fqdn = "mail.example.com"', 'fqdn = "mail"')
+    code, out, err = run(capsys, "--root", str(sandbox), "apply", write(tmp_path, bad))
+    assert code == 1
+    assert "hostname.fqdn" in err and "nothing was written" in err
+    assert out == ""
+    assert tree(sandbox) == before
+
+
+def test_open_relay_exit_1_names_the_entry(sandbox: Path, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree(sandbox)
+    bad = GOOD.replace('"[::1]/128"', '"0.0.0.0/0"')
+    code, _, err = run(capsys, "--root", str(sandbox), "apply", write(tmp_path, bad))
+    assert code == 1
+    assert "domains.mynetworks[2]" in err and "open relay" in err
+    assert tree(sandbox) == before
+
+
+def test_unknown_key_exit_1(sandbox: Path, tmp_path: Path,
+                            capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree(sandbox)
+    code, _, err = run(capsys, "--root", str(sandbox), "apply",
+                       write(tmp_path, GOOD + "colour = 1\n"))
+    assert code == 1 and "domains.colour" in err
+    assert tree(sandbox) == before
+
+
+def test_missing_answers_file_exit_1(sandbox: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--root", str(sandbox), "apply", str(tmp_path / "none.toml"))
+    assert code == 1 and "cannot read" in err
+
+
+def test_dry_run_writes_nothing(sandbox: Path, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree(sandbox)
+    code, out, _ = run(capsys, "--root", str(sandbox), "apply", write(tmp_path, GOOD),
+                       "--dry-run")
+    assert code == 0
+    assert "+myhostname = mail.example.com" in out
+    assert "Dry run: nothing was written." in out
+    assert tree(sandbox) == before
+
+
+def test_dry_run_flag_before_file(sandbox: Path, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree(sandbox)
+    code, out, _ = run(capsys, "--root", str(sandbox), "apply", "--dry-run",
+                       write(tmp_path, GOOD))
+    assert code == 0 and "Dry run" in out
+    assert tree(sandbox) == before
+
+
+def test_rollback(sandbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tree(sandbox)
+    code, _, err = run(capsys, "--root", str(sandbox), "rollback")
+    assert code == 1 and "no backup" in err
+    assert run(capsys, "--root", str(sandbox), "apply", write(tmp_path, GOOD))[0] == 0
+    code, out, _ = run(capsys, "--root", str(sandbox), "rollback")
+    assert code == 0 and "Restored the files of /var/backups/mailwizard/" in out
+    after = {k: v for k, v in tree(sandbox).items() if not k.startswith("var/backups")}
+    assert after == {k: v for k, v in before.items() if not k.startswith("var/backups")}
+
+
+@pytest.mark.parametrize("verb", ["check", "zone"])
+def test_unbuilt_verbs_exit_3(sandbox: Path, verb: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--root", str(sandbox), verb, "--json")
+    assert code == 3 and "not available yet" in err
+
+
+def test_usage_errors_exit_1_not_2(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """2 means "apply failed, files restored": argparse's own 2 would be a lie."""
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--root", str(sandbox), "apply"])
+    assert exc.value.code == 1
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--bogus-option"])
+    assert exc.value.code == 1
+    code, _, err = run(capsys, "--root", str(sandbox), "frobnicate")
+    assert code == 1 and "unknown step or verb" in err
+    code, _, err = run(capsys, "--root", str(sandbox), "hostname", "extra")
+    assert code == 1 and "unexpected arguments" in err
+
+
+def test_root_must_be_a_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--root", str(tmp_path / "missing"), "rollback")
+    assert code == 1 and "not a directory" in err
+
+
+def test_help_names_every_step_and_verb(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    for step in STEPS:
+        if step.listed:
+            assert f"  {step.name} " in out, step.name
+    for verb in ("apply", "check", "zone", "rollback"):
+        assert f"  {verb} " in out, verb
+    assert "--root" in out and "--version" in out and "exit codes" in out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mailwizard {__version__}"
+
+
+def test_console_entry_point(sandbox: Path, tmp_path: Path) -> None:
+    """The installed program, end to end, in its own process."""
+    answers = write(tmp_path, GOOD)
+    done = subprocess.run([sys.executable, "-m", "mailwizard", "--root", str(sandbox),
+                           "apply", answers], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    bad = subprocess.run([sys.executable, "-m", "mailwizard", "--root", str(sandbox),
+                          "apply", write(tmp_path, "[hostname]\nfqdn = 'x'\n", "bad.toml")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and "hostname.fqdn" in bad.stderr

@@ -1,0 +1,274 @@
+"""DKIM: opendkim.conf key by key, milters merged, the key made once, the record split."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mailwizard import answers, dnsrecords, opendkim, postfix, services
+from mailwizard.apply import apply
+from mailwizard.steps import by_name
+from mailwizard.steps.base import errors
+from mailwizard.steps.dkim import DkimAnswers, DkimStep, merge_milters, public_record
+from mailwizard.system import System
+from tests.support import RecordingRunner
+
+STEP = DkimStep()
+FIXTURE_CONF = Path(__file__).parents[1] / "fixtures/debian12/etc/opendkim.conf"
+ANSWERS = DkimAnswers(domain="example.com", selector="mail", bits=2048)
+
+
+@pytest.fixture(autouse=True)
+def _postfix_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(services, "postfix_running", lambda system: True)
+
+
+@pytest.fixture(scope="module")
+def real_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 2048-bit key made by opendkim-genkey in a temp directory (mail.private/.txt)."""
+    out = tmp_path_factory.mktemp("key")
+    subprocess.run(["opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail",
+                    "-D", str(out)], check=True)
+    return out
+
+
+def _fake_genkey(system: System, key_dir: Path) -> dict[str, object]:
+    """Effects for the recording runner: genkey copies the real key in, chown/chmod act."""
+    def genkey(argv: tuple[str, ...]) -> None:
+        sel = argv[argv.index("-s") + 1]
+        target = system.path(argv[argv.index("-D") + 1])
+        for ext in ("private", "txt"):
+            shutil.copy(key_dir / f"mail.{ext}", target / f"{sel}.{ext}")
+
+    def chown(argv: tuple[str, ...]) -> None:
+        user = pwd.getpwnam(argv[1].split(":")[0])
+        for path in argv[2:]:
+            os.chown(system.path(path), user.pw_uid, user.pw_gid)
+
+    def chmod(argv: tuple[str, ...]) -> None:
+        for path in argv[2:]:
+            os.chmod(system.path(path), int(argv[1], 8))
+
+    return {"opendkim-genkey": genkey, "chown": chown, "chmod": chmod}
+
+
+@pytest.fixture
+def keyed(system: System, runner: RecordingRunner, real_key: Path) -> System:
+    runner.effects.update(_fake_genkey(system, real_key))  # type: ignore[arg-type]
+    return system
+
+
+# -- opendkim.conf ------------------------------------------------------------------------
+
+
+def test_conf_edit_keeps_comments_and_other_lines() -> None:
+    before = FIXTURE_CONF.read_text()
+    after = opendkim.edit(before, {
+        "Domain": "example.com", "Selector": "mail", "KeyFile": "/etc/dkimkeys/mail.private",
+        "Socket": opendkim.SOCKET,
+    })
+    old_lines = before.splitlines()
+    new_lines = after.splitlines()
+    # Every old line survives except the one Socket value that changed.
+    assert [ln for ln in old_lines if ln not in new_lines] == [
+        "Socket\t\t\tlocal:/run/opendkim/opendkim.sock"]
+    assert "Socket\t\t\tinet:8891@127.0.0.1" in new_lines
+    # New keys land right after their commented example.
+    at = new_lines.index("#Domain\t\t\texample.com")
+    assert new_lines[at + 1] == "Domain\t\t\texample.com"
+    assert new_lines[new_lines.index("#KeyFile\t\t/etc/dkimkeys/example.private") + 1] == (
+        "KeyFile\t\t\t/etc/dkimkeys/mail.private")
+    assert opendkim.get(after, "domain") == "example.com"
+    assert opendkim.get(after, "Nameservers") is None  # only a comment
+    assert opendkim.edit(after, {"Domain": "example.com"}) == after
+
+
+def test_conf_edit_replaces_in_place_drops_duplicates_and_appends() -> None:
+    text = "Domain a.example  # old\nfoo bar\ndomain b.example\n#tail"
+    out = opendkim.edit(text, {"Domain": "example.com", "Selector": "mail", "Foo": None})
+    assert out == "Domain example.com\n#tail\nSelector\t\tmail\n"
+
+
+def test_internal_hosts_from_mynetworks() -> None:
+    nets = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128", "192.168.1.0/24",
+            "hash:/etc/postfix/network_table", "$mynetworks_extra"]
+    assert opendkim.trusted_hosts(nets) == [
+        "127.0.0.0/8", "::ffff:127.0.0.0/104", "::1/128", "192.168.1.0/24"]
+    assert opendkim.trusted_hosts(["[::1]"]) == ["127.0.0.1", "::1"]
+
+
+# -- Postfix milters -------------------------------------------------------------------------
+
+
+def test_milter_merge_keeps_an_existing_milter() -> None:
+    assert merge_milters("inet:127.0.0.1:11332") == ["inet:127.0.0.1:11332", opendkim.MILTER]
+    assert merge_milters("inet:localhost:8891, unix:/run/x") == [opendkim.MILTER, "unix:/run/x"]
+    assert merge_milters(f"{opendkim.MILTER} inet:127.0.0.1:11332") == [
+        opendkim.MILTER, "inet:127.0.0.1:11332"]
+    assert merge_milters("") == [opendkim.MILTER]
+
+
+def test_plan_merges_milters_with_one_already_there(system: System) -> None:
+    staged = postfix.stage(system, set_main={"smtpd_milters": "inet:127.0.0.1:11332"})
+    view = system.with_files({c.path: c.after for c in staged.changes})
+    plan = STEP.plan(ANSWERS, view)
+    after = view.with_files({f.path: f.after for f in plan.files})
+    assert postfix.get(after, "smtpd_milters") == f"inet:127.0.0.1:11332, {opendkim.MILTER}"
+    assert postfix.get(after, "non_smtpd_milters") == opendkim.MILTER
+    assert postfix.get(after, "milter_default_action") == "accept"
+
+
+# -- the record -------------------------------------------------------------------------------
+
+
+def test_record_split_into_strings_of_at_most_255_bytes(real_key: Path) -> None:
+    txt = (real_key / "mail.txt").read_text()
+    key = dnsrecords.dkim_p("".join(dnsrecords.unquote_strings(txt)))
+    assert key
+    flat = dnsrecords.dkim_flat(key)
+    strings = dnsrecords.dkim_strings(flat)
+    assert len(flat) > 255 and len(strings) >= 2
+    assert all(len(s.encode()) <= 255 for s in strings)
+    assert "".join(strings) == flat
+    assert dnsrecords.unquote_strings(dnsrecords.quote_strings(strings)) == strings
+    assert dnsrecords.rsa_bits(key) == 2048
+
+
+@pytest.mark.parametrize("length", [0, 1, 254, 255, 256, 510, 511, 1000])
+def test_split_strings_lengths(length: int) -> None:
+    text = "x" * length
+    parts = dnsrecords.split_strings(text)
+    assert "".join(parts) == text and all(len(p) <= 255 for p in parts)
+    assert len(parts) == max(1, -(-length // 255))
+
+
+def test_public_record_reads_the_key_and_never_the_private_part(
+    keyed: System, real_key: Path
+) -> None:
+    assert public_record(keyed, "example.com", "mail") is None
+    shutil.copy(real_key / "mail.private", keyed.path("/etc/dkimkeys/mail.private"))
+    found = public_record(keyed, "example.com", "mail")
+    assert found is not None
+    split, flat = found
+    assert flat.startswith("v=DKIM1; h=sha256; k=rsa; p=MIIB")
+    strings = dnsrecords.unquote_strings(split)
+    assert all(len(s.encode()) <= 255 for s in strings) and "".join(strings) == flat
+    genkey_txt = "".join(dnsrecords.unquote_strings((real_key / "mail.txt").read_text()))
+    assert dnsrecords.dkim_p(flat) == dnsrecords.dkim_p(genkey_txt)
+    assert "PRIVATE" not in split + flat
+    # Without the private key, the .txt file still gives the record.
+    keyed.path("/etc/dkimkeys/mail.private").unlink()
+    shutil.copy(real_key / "mail.txt", keyed.path("/etc/dkimkeys/mail.txt"))
+    assert public_record(keyed, "example.com", "mail") == found
+
+
+# -- validation ---------------------------------------------------------------------------
+
+
+def test_bits_below_2048_refused_naming_the_field(system: System) -> None:
+    problems = STEP.validate(DkimAnswers("example.com", "mail", 1024), system)
+    assert [p.field for p in errors(problems)] == ["dkim.bits"]
+    assert "2048" in errors(problems)[0].message
+    chosen = answers.load_text('[dkim]\ndomain = "example.com"\nbits = 1024\n')
+    plan, found = answers.plan_all(system, chosen)
+    assert plan.is_empty and [p.field for p in errors(found)] == ["dkim.bits"]
+
+
+def test_bad_domain_and_selector_name_their_fields(system: System) -> None:
+    problems = STEP.validate(DkimAnswers("exa mple", "bad.sel", 2048), system)
+    assert sorted(p.field for p in errors(problems)) == ["dkim.domain", "dkim.selector"]
+
+
+def test_key_table_config_is_refused(system: System) -> None:
+    conf = system.path(opendkim.CONF)
+    conf.write_text(conf.read_text() + "KeyTable\t/etc/opendkim/key.table\n")
+    problems = STEP.validate(ANSWERS, system)
+    assert any(p.field == "dkim.domain" and "KeyTable" in p.message for p in errors(problems))
+
+
+# -- plans -------------------------------------------------------------------------------
+
+
+def test_fresh_plan_makes_the_key_and_configures_everything(system: System) -> None:
+    plan = STEP.plan(ANSWERS, system)
+    argvs = [c.argv for c in plan.commands]
+    assert argvs == [
+        ("opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail",
+         "-D", "/etc/dkimkeys"),
+        ("chown", "opendkim:opendkim", "/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt"),
+        ("chmod", "0600", "/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt"),
+    ]
+    assert all(c.touches == ("/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt")
+               for c in plan.commands)
+    assert [c.argv for c in plan.checks] == [("opendkim", "-n", "-x", "/etc/opendkim.conf")]
+    assert plan.restart == {"opendkim"} and plan.reload == {"postfix"}
+    conf = plan.file(opendkim.CONF)
+    assert conf is not None and conf.after is not None
+    text = conf.after.decode()
+    for key, value in (("Domain", "example.com"), ("Selector", "mail"),
+                       ("KeyFile", "/etc/dkimkeys/mail.private"),
+                       ("Socket", "inet:8891@127.0.0.1"),
+                       ("InternalHosts", opendkim.TRUSTED_HOSTS)):
+        assert opendkim.get(text, key) == value
+    hosts = plan.file(opendkim.TRUSTED_HOSTS)
+    assert hosts is not None and hosts.after is not None
+    assert "::1/128\n" in hosts.after.decode() and "[" not in hosts.after.decode()
+
+
+def test_apply_twice_second_plan_is_empty(keyed: System, runner: RecordingRunner) -> None:
+    result = apply(keyed, STEP.plan(ANSWERS, keyed))
+    assert result.ok, result.reason
+    ran = runner.argvs()
+    assert ("opendkim", "-n", "-x", "/etc/opendkim.conf") in ran
+    assert ("opendkim", "-x", "/etc/opendkim.conf", "-P", services.OPENDKIM_PIDFILE) in ran
+    info = keyed.info("/etc/dkimkeys/mail.private")
+    assert info is not None and (info.mode, info.owner) == (0o600, "opendkim")
+    again = STEP.plan(ANSWERS, keyed)
+    assert again.is_empty, again.summary()
+    assert STEP.current(keyed) == ANSWERS
+
+
+def test_existing_key_is_kept_and_only_its_mode_fixed(keyed: System) -> None:
+    assert apply(keyed, STEP.plan(ANSWERS, keyed)).ok
+    os.chmod(keyed.path("/etc/dkimkeys/mail.private"), 0o644)
+    plan = STEP.plan(ANSWERS, keyed)
+    assert [c.argv[0] for c in plan.commands] == ["chmod"]
+    assert not any(c.argv[0] == "opendkim-genkey" for c in plan.commands)
+
+
+def test_rotation_is_explicit(keyed: System) -> None:
+    assert apply(keyed, STEP.plan(ANSWERS, keyed)).ok
+    rotate = DkimAnswers("example.com", "mail", 2048, rotate=True)
+    assert any(p.field == "dkim.rotate" for p in STEP.validate(rotate, keyed))
+    assert STEP.plan(rotate, keyed).commands[0].argv[0] == "opendkim-genkey"
+    new_selector = STEP.plan(DkimAnswers("example.com", "s2026"), keyed)
+    assert new_selector.commands[0].argv == (
+        "opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "s2026",
+        "-D", "/etc/dkimkeys")
+    assert apply(keyed, new_selector).ok
+    assert STEP.plan(DkimAnswers("example.com", "s2026"), keyed).is_empty
+
+
+def test_status_lines(keyed: System) -> None:
+    assert (STEP.status(keyed).state, STEP.status(keyed).summary) == ("todo", "no key")
+    assert apply(keyed, STEP.plan(ANSWERS, keyed)).ok
+    status = STEP.status(keyed)
+    assert (status.state, status.summary) == ("problem", "opendkim not running")
+    pid = keyed.path(services.OPENDKIM_PIDFILE)
+    pid.parent.mkdir(parents=True, exist_ok=True)
+    pid.write_text(f"{os.getpid()}\n")
+    status = STEP.status(keyed)
+    assert (status.state, status.summary, status.symbol) == ("ok", "mail._domainkey", "✔")
+
+
+def test_dkim_is_in_the_registry_after_spf() -> None:
+    from mailwizard.steps import STEPS
+
+    names = [s.name for s in STEPS]
+    assert names.index("spf") < names.index("dkim") < names.index("dmarc")
+    assert by_name("dkim").available and by_name("dkim").listed

@@ -1,0 +1,211 @@
+"""postconf staging and reading, for real, on the sandbox's main.cf and master.cf."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailwizard import postfix
+from mailwizard.system import Result, ShRunner, System
+from tests.support import RecordingRunner, sandbox_system
+
+
+class CountingReader(ShRunner):
+    """The real runner, remembering every argv it ran."""
+
+    def __init__(self) -> None:
+        self.argvs: list[tuple[str, ...]] = []
+
+    def run(self, argv: Sequence[str], **kwargs: Any) -> Result:
+        self.argvs.append(tuple(argv))
+        return super().run(argv, **kwargs)
+
+    def postconf_calls(self) -> list[tuple[str, ...]]:
+        return [a for a in self.argvs if a[0] == "postconf"]
+
+
+@pytest.fixture
+def reader() -> CountingReader:
+    return CountingReader()
+
+
+@pytest.fixture
+def counted(sandbox: Path, reader: CountingReader) -> System:
+    return sandbox_system(sandbox, RecordingRunner(reader=reader))
+
+
+def test_params_reads_the_sandbox(system: System) -> None:
+    values = postfix.params(system)
+    assert values["myhostname"] == "debian"
+    assert values["mydestination"] == "$myhostname, debian, localhost.localdomain, localhost"
+    assert values["relayhost"] == ""
+    # Defaults are there too, unexpanded.
+    assert "mail_version" in values
+    assert postfix.get(system, "nonexistent_parameter_xyz") == ""
+
+
+def test_params_is_cached_by_content(counted: System, reader: CountingReader) -> None:
+    postfix.params(counted)
+    first = len(reader.postconf_calls())
+    assert first == 1
+    postfix.params(counted)
+    postfix.get(counted, "myhostname")
+    assert len(reader.postconf_calls()) == first
+    # A view with an edited main.cf is a different content: one new read.
+    main = counted.read_bytes(postfix.MAIN_CF)
+    assert main is not None
+    view = counted.with_files({postfix.MAIN_CF: main + b"relayhost = [smtp.example.net]\n"})
+    assert postfix.get(view, "relayhost") == "[smtp.example.net]"
+    assert len(reader.postconf_calls()) == first + 1
+    assert postfix.get(counted, "relayhost") == ""
+    assert len(reader.postconf_calls()) == first + 1
+
+
+def test_expanded_evaluates_the_default_relay_restrictions(system: System) -> None:
+    main = system.read_text(postfix.MAIN_CF)
+    assert main is not None
+    text = "".join(line for line in main.splitlines(keepends=True)
+                   if not line.startswith("smtpd_relay_restrictions"))
+    view = system.with_files({postfix.MAIN_CF: text.encode()})
+    assert "{" in postfix.get(view, "smtpd_relay_restrictions")
+    assert postfix.split_list(postfix.expanded(view, "smtpd_relay_restrictions")) == [
+        "permit_mynetworks", "permit_sasl_authenticated", "defer_unauth_destination"]
+
+
+def test_stage_all_keys_in_one_call(counted: System, reader: CountingReader) -> None:
+    before = counted.read_bytes(postfix.MAIN_CF)
+    staged = postfix.stage(counted, set_main={"myhostname": "mail.example.com",
+                                              "relayhost": "[smtp.example.net]:587",
+                                              "biff": "no"}, why="test")
+    edits = [a for a in reader.postconf_calls() if "-e" in a]
+    assert len(edits) == 1
+    assert edits[0][-3:] == ("myhostname=mail.example.com", "relayhost=[smtp.example.net]:587",
+                             "biff=no")
+    assert staged.warnings == ()
+    assert len(staged.changes) == 1
+    change = staged.changes[0]
+    assert change.path == postfix.MAIN_CF and change.why == "test"
+    assert change.before == before
+    assert change.after is not None
+    assert b"myhostname = mail.example.com\n" in change.after
+    assert b"relayhost = [smtp.example.net]:587\n" in change.after
+    # Staging never touches the files themselves.
+    assert counted.read_bytes(postfix.MAIN_CF) == before
+
+
+def test_stage_same_value_is_no_change(system: System) -> None:
+    staged = postfix.stage(system, set_main={"myhostname": "debian"})
+    assert staged.changes == ()
+
+
+def test_stage_unknown_parameter_warns(system: System) -> None:
+    staged = postfix.stage(system, set_main={"myhostnam": "mail.example.com"})
+    assert len(staged.warnings) == 1
+    warning = staged.warnings[0]
+    assert "unused parameter" in warning and "myhostnam" in warning
+    assert warning.startswith("/etc/postfix/main.cf")  # the temp path is not shown
+
+
+def test_stage_does_not_repeat_warnings_the_files_already_had(system: System) -> None:
+    """A hand-made stray parameter must not block every later step."""
+    main = system.read_bytes(postfix.MAIN_CF)
+    assert main is not None
+    view = system.with_files({postfix.MAIN_CF: main + b"my_typo = 1\n"})
+    assert postfix.stage(view, set_main={"biff": "yes"}).warnings == ()
+    assert len(postfix.stage(view, set_main={"other_typo": "1"}).warnings) == 1
+
+
+def test_stage_service_then_its_parameter_gives_no_warning(system: System) -> None:
+    staged = postfix.stage(
+        system,
+        set_services=["spfcheck/unix=spfcheck unix - n n - 0 spawn user=policyd-spf "
+                      "argv=/usr/sbin/postfix-policyd-spf-perl"],
+        set_main={"spfcheck_time_limit": "3600"},
+    )
+    assert staged.warnings == ()
+    paths = {c.path for c in staged.changes}
+    assert paths == {postfix.MAIN_CF, postfix.MASTER_CF}
+    # Without the service the same parameter is unknown.
+    assert postfix.stage(system, set_main={"spfcheck_time_limit": "3600"}).warnings
+
+
+def test_stage_service_twice_leaves_one_entry(system: System) -> None:
+    entry = ("spfcheck/unix=spfcheck unix - n n - 0 spawn user=policyd-spf "
+             "argv=/usr/sbin/postfix-policyd-spf-perl")
+    staged = postfix.stage(system, set_services=[entry])
+    master = staged.changes[0].after
+    assert master is not None
+    view = system.with_files({postfix.MASTER_CF: master})
+    assert postfix.stage(view, set_services=[entry]).changes == ()
+    assert "spfcheck/unix" in postfix.services(view)
+    assert master.count(b"\nspfcheck ") == 1
+
+
+def test_stage_service_params_and_remove(system: System) -> None:
+    staged = postfix.stage(
+        system,
+        set_services=["submission/inet=submission inet n - y - - smtpd"],
+        set_service_params=["submission/inet/smtpd_tls_security_level=encrypt"],
+        remove_main=["relayhost"],
+    )
+    by_path = {c.path: c for c in staged.changes}
+    master = by_path[postfix.MASTER_CF].after
+    main = by_path[postfix.MAIN_CF].after
+    assert master is not None and main is not None
+    assert b"smtpd_tls_security_level=encrypt" in master
+    assert b"relayhost" not in main
+
+
+def test_stage_refused_edit_raises(system: System) -> None:
+    with pytest.raises(postfix.StagingError):
+        postfix.stage(system, set_services=["smtp/inet=smtp inet"])
+
+
+def test_stage_without_main_cf(sandbox: Path) -> None:
+    (sandbox / "etc/postfix/main.cf").unlink()
+    with pytest.raises(postfix.StagingError, match="is Postfix installed"):
+        postfix.stage(sandbox_system(sandbox), set_main={"biff": "no"})
+
+
+def test_services_map(system: System) -> None:
+    entries = postfix.services(system)
+    assert entries["smtp/inet"].startswith("smtp inet")
+    assert "pickup/unix" in entries
+
+
+def test_check_config_on_live_files(system: System, sandbox: Path) -> None:
+    assert postfix.check_config(system) == []
+    with (sandbox / "etc/postfix/main.cf").open("a") as fh:
+        fh.write("bogus_name = 1\n")
+    warnings = postfix.check_config(system)
+    assert len(warnings) == 1 and "bogus_name" in warnings[0]
+    assert str(sandbox) not in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "items"),
+    [
+        ("", []),
+        ("a, b c,d", ["a", "b", "c", "d"]),
+        ("  a ,\n\tb  ", ["a", "b"]),
+        ("$myhostname, localhost.$mydomain, localhost",
+         ["$myhostname", "localhost.$mydomain", "localhost"]),
+        ("permit_mynetworks, check_policy_service { unix:private/spfcheck, "
+         "default_action=DUNNO }, reject",
+         ["permit_mynetworks", "check_policy_service",
+          "{ unix:private/spfcheck, default_action=DUNNO }", "reject"]),
+        ("a {b {c, d}, e} f", ["a", "{b {c, d}, e}", "f"]),
+    ],
+)
+def test_split_list(value: str, items: list[str]) -> None:
+    assert postfix.split_list(value) == items
+
+
+def test_join_list_and_versions(system: System) -> None:
+    assert postfix.join_list(["a", "b"]) == "a, b"
+    assert postfix.version_tuple("3.7.11") == (3, 7, 11)
+    assert postfix.version_tuple(postfix.version(system)) >= (3, 0)
+    assert postfix.installed(system)

@@ -1,0 +1,518 @@
+"""The sasl step on a sandbox root: answers, plans, secrets, idempotence, the screen's API."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mailwizard import answers, cli, postfix
+from mailwizard.apply import BACKUP_ROOT, Event, apply
+from mailwizard.plan import Plan
+from mailwizard.secret import Secret
+from mailwizard.steps import by_name
+from mailwizard.steps.base import AnswersError, Problem, errors
+from mailwizard.steps.sasl import (
+    CHROOT_SASLDB,
+    CHROOT_TMP,
+    GROUP,
+    GSHADOW,
+    SASLDB,
+    SMTPD_CONF,
+    SaslAnswers,
+    SaslStep,
+    SaslUser,
+    _hash_items,
+    add_user,
+    change_password,
+    chroot_state,
+    delete_user,
+    list_users,
+    stored_passwords,
+    with_sasl_relay,
+)
+from mailwizard.system import ShRunner, System
+from tests.support import RecordingRunner, sandbox_system
+
+PW = "Corr3ct-Horse-Battery"  # the password every test hunts for
+PW2 = "Sec0nd-Staple-Quartz"
+ENV = "MAILWIZARD_PASSWORD_TEST_ALICE"
+ENV2 = "MAILWIZARD_PASSWORD_TEST_BOB"
+STEP = SaslStep()
+
+
+@pytest.fixture(autouse=True)
+def passwords(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv(ENV, PW)
+    monkeypatch.setenv(ENV2, PW2)
+    yield
+
+
+def answers_text(*users: tuple[str, str], extra: str = "") -> str:
+    out = ["[sasl]", extra]
+    for user, env in users:
+        out += ["[[sasl.users]]", f'user = "{user}"', f'password_env = "{env}"']
+    return "\n".join(out) + "\n"
+
+
+def sasl_answers(text: str) -> SaslAnswers:
+    (chosen,) = answers.load_text(text)
+    assert isinstance(chosen.answers, SaslAnswers)
+    return chosen.answers
+
+
+def assert_no_secret(*texts: object) -> None:
+    for text in texts:
+        shown = text if isinstance(text, str) else repr(text)
+        assert PW not in shown and PW2 not in shown, shown
+        assert PW not in str(text) and PW2 not in str(text)
+
+
+def plan_texts(plan: Plan) -> list[object]:
+    return [plan.diff(), "\n".join(plan.summary()), [c.display() for c in plan.commands],
+            [c.display() for c in plan.checks], repr(plan), str(plan)]
+
+
+# -- a fake machine where saslpasswd2, install and mv really act on the sandbox -------------
+
+
+class _Reader(ShRunner):
+    """Real read-only queries, except `postfix status` (no Postfix runs on the host)."""
+
+    def run(self, argv, **kwargs):  # type: ignore[no-untyped-def]
+        if tuple(argv) == ("postfix", "status"):
+            from mailwizard.system import Result
+
+            return Result(tuple(argv), 0, "", "")
+        return super().run(argv, **kwargs)
+
+
+def acting_runner(root: Path) -> RecordingRunner:
+    runner = RecordingRunner(reader=_Reader())
+
+    def saslpasswd2(argv: tuple[str, ...]) -> None:
+        stdin = runner.calls[-1].stdin
+        data = stdin.reveal() if isinstance(stdin, Secret) else (stdin or "")
+        subprocess.run(argv, input=data, text=True, check=True, capture_output=True)
+
+    def real(argv: tuple[str, ...]) -> None:
+        subprocess.run(argv, check=True, capture_output=True)
+
+    def gpasswd(argv: tuple[str, ...]) -> None:
+        group = root / "etc" / "group"
+        lines = [ln + ("postfix" if ln.startswith("sasl:") else "")
+                 for ln in group.read_text().splitlines()]
+        group.write_text("\n".join(lines) + "\n")
+
+    runner.effects.update(saslpasswd2=saslpasswd2, install=real, mv=real, gpasswd=gpasswd)
+    return runner
+
+
+@pytest.fixture
+def machine(sandbox: Path) -> System:
+    """The sandbox with /etc/group (postfix not yet in sasl), a snakeoil pair configured."""
+    (sandbox / "etc" / "group").write_text("root:x:0:\nsasl:x:45:\npostfix:x:105:\n")
+    (sandbox / "etc" / "gshadow").write_text("root:*::\nsasl:!::\npostfix:!::\n")
+    for name in ("ssl/certs/ssl-cert-snakeoil.pem", "ssl/private/ssl-cert-snakeoil.key"):
+        path = sandbox / "etc" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("not really a certificate\n")
+    main = sandbox / "etc/postfix/main.cf"
+    text = re.sub(r"(?m)^mydestination = .*$",
+                  "mydestination = $myhostname, example.com, localhost", main.read_text())
+    main.write_text(text + (
+        "smtpd_tls_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem\n"
+        "smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key\n"
+        "smtpd_tls_security_level=may\n"))
+    return sandbox_system(sandbox, acting_runner(sandbox))
+
+
+def run_apply(system: System, plan: Plan) -> tuple[bool, list[str]]:
+    shown: list[str] = []
+
+    def emit(event: Event) -> None:
+        shown.append(f"{event.kind}: {event.text}")
+
+    result = apply(system, plan, emit)
+    assert result.ok, (result.failed, result.reason)
+    return result.ok, shown + result.log + [result.reason, result.failed]
+
+
+def plan_for(system: System, text: str) -> tuple[Plan, list[Problem]]:
+    return answers.plan_all(system, answers.load_text(text))
+
+
+# -- answers -------------------------------------------------------------------------------
+
+
+def test_inline_password_is_refused_without_echoing_it() -> None:
+    text = f'[[sasl.users]]\nuser = "alice@example.com"\npassword = "{PW}"\n'
+    with pytest.raises(AnswersError) as info:
+        answers.load_text(text)
+    fields = [p.field for p in info.value.problems]
+    assert "sasl.users[0].password" in fields
+    assert "password_env" in str(info.value)
+    assert_no_secret(str(info.value), info.value.problems)
+
+
+def test_cli_refuses_inline_password(sandbox: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "answers.toml"
+    file.write_text(f'[[sasl.users]]\nuser = "alice@example.com"\npassword = "{PW}"\n')
+    assert cli.main(["--root", str(sandbox), "apply", str(file)]) == cli.EXIT_INVALID
+    out = capsys.readouterr()
+    assert "sasl.users[0].password" in out.err
+    assert_no_secret(out.out, out.err)
+
+
+def test_missing_env_names_the_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ENV)
+    with pytest.raises(AnswersError) as info:
+        answers.load_text(answers_text(("alice@example.com", ENV)))
+    (problem,) = info.value.problems
+    assert problem.field == "sasl.users[0].password_env"
+    assert ENV in problem.message and "not set" in problem.message
+
+
+def test_unreadable_file_names_the_field(tmp_path: Path) -> None:
+    text = f'[[sasl.users]]\nuser = "a@example.com"\npassword_file = "{tmp_path}/nope"\n'
+    with pytest.raises(AnswersError) as info:
+        answers.load_text(text)
+    (problem,) = info.value.problems
+    assert problem.field == "sasl.users[0].password_file"
+    assert "cannot read" in problem.message
+
+
+def test_password_file_is_read_into_a_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "pw"
+    secret.write_text(PW + "\n")
+    a = sasl_answers(f'[[sasl.users]]\nuser = "a@example.com"\npassword_file = "{secret}"\n')
+    (user,) = a.users
+    assert isinstance(user.password, Secret) and user.password.reveal() == PW
+    assert_no_secret(a, str(a))
+
+
+def test_env_is_read_into_a_secret() -> None:
+    a = sasl_answers(answers_text(("alice@example.com", ENV)))
+    assert a.enabled is True and a.remove == ()
+    assert a.users[0].password == Secret(PW) and a.users[0].password_env == ENV
+    assert_no_secret(a)
+
+
+@pytest.mark.parametrize("text, field", [
+    ('[sasl]\ncolour = "red"\n', "sasl.colour"),
+    ('[[sasl.users]]\nuser = "a@example.com"\nwho = 1\n', "sasl.users[0].who"),
+    ('[[sasl.users]]\npassword_env = "X"\n', "sasl.users[0].user"),
+    ('[sasl]\nenabled = "yes"\n', "sasl.enabled"),
+    ('[sasl]\nremove = "bob@example.com"\n', "sasl.remove"),
+    (f'[[sasl.users]]\nuser = "a@example.com"\npassword_env = "{ENV}"\n'
+     'password_file = "/x"\n', "sasl.users[0]"),
+])
+def test_bad_answers_name_the_field(text: str, field: str) -> None:
+    with pytest.raises(AnswersError) as info:
+        answers.load_text(text)
+    assert field in [p.field for p in info.value.problems]
+
+
+def test_answers_dump_never_contains_the_password() -> None:
+    chosen = answers.load_text(answers_text(("alice@example.com", ENV),
+                                            extra='remove = ["bob@example.com"]'))
+    text = answers.dump(chosen)
+    assert_no_secret(text)
+    assert f'password_env = "{ENV}"' in text
+    again = answers.load_text(text)
+    assert again[0].answers == chosen[0].answers
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+def test_weak_password_names_its_source_without_the_value(system: System,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "short1")
+    a = sasl_answers(answers_text(("alice@example.com", ENV)))
+    problems = errors(STEP.validate(a, system))
+    assert [p.field for p in problems] == ["sasl.users[0].password_env"]
+    assert "short1" not in str(problems)
+
+
+def test_password_equal_to_login_is_refused(system: System,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, "alice@example.com")
+    a = sasl_answers(answers_text(("alice@example.com", ENV)))
+    assert [p.field for p in errors(STEP.validate(a, system))] == ["sasl.users[0].password_env"]
+
+
+def test_no_tls_gives_a_warning_about_auth(system: System) -> None:
+    a = sasl_answers(answers_text(("alice@example.com", ENV)))
+    problems = STEP.validate(a, system)
+    assert not errors(problems)
+    (warning,) = [p for p in problems if p.level == "warning"]
+    assert warning.field == "sasl.enabled"
+    assert "smtpd_tls_auth_only" in warning.message and "AUTH" in warning.message
+
+
+def test_tls_configured_means_no_warning(machine: System) -> None:
+    a = sasl_answers(answers_text(("alice@example.com", ENV)))
+    assert STEP.validate(a, machine) == []
+
+
+def test_bad_logins_and_duplicates(system: System) -> None:
+    a = sasl_answers(answers_text(("alice", ENV), ("b@example.com", ENV2), ("B@example.com", ENV2),
+                                  extra='remove = ["b@example.com", "nobody@example.com"]'))
+    problems = STEP.validate(a, system)
+    by_field = {p.field: p for p in problems}
+    assert by_field["sasl.users[0].user"].level == "error"
+    assert "already listed" in by_field["sasl.users[2].user"].message
+    assert by_field["sasl.remove[0]"].level == "error"
+    assert by_field["sasl.remove[1]"].level == "warning"
+
+
+def test_existing_user_may_omit_the_password_but_a_new_one_may_not(system: System) -> None:
+    a = sasl_answers('[[sasl.users]]\nuser = "new@example.com"\n')
+    (problem,) = errors(STEP.validate(a, system))
+    assert problem.field == "sasl.users[0]" and "password_env" in problem.message
+
+
+# -- plans ---------------------------------------------------------------------------------
+
+
+def test_plan_shape_on_a_fresh_machine(system: System, runner: RecordingRunner) -> None:
+    plan, problems = plan_for(system, answers_text(("alice@example.com", ENV)))
+    assert not errors(problems)
+    conf = plan.file(SMTPD_CONF)
+    assert conf is not None and conf.after is not None and conf.before is None
+    assert b"pwcheck_method: auxprop\n" in conf.after
+    assert b"auxprop_plugin: sasldb\n" in conf.after
+    assert b"mech_list: PLAIN LOGIN\n" in conf.after
+    assert (conf.mode, conf.owner, conf.group) == (0o644, "root", "root")
+    main = plan.file(postfix.MAIN_CF)
+    assert main is not None and main.after is not None
+    text = main.after.decode()
+    for line in ("smtpd_sasl_auth_enable = yes", "smtpd_tls_auth_only = yes",
+                 "smtpd_sasl_local_domain = example.com"):
+        assert line in text
+    master = plan.file(postfix.MASTER_CF)
+    assert master is not None and master.after is not None
+    entry = re.split(r"\n(?=\S)", master.after.decode().split("\nsubmission inet", 1)[1])[0]
+    for opt in ("syslog_name=postfix/submission", "smtpd_tls_security_level=encrypt",
+                "smtpd_sasl_auth_enable=yes", "smtpd_tls_auth_only=yes",
+                "smtpd_client_restrictions=permit_sasl_authenticated,reject"):
+        assert f"-o {opt}" in entry
+    argvs = [c.argv for c in plan.commands]
+    db = str(system.path(SASLDB))
+    chroot = str(system.path(CHROOT_SASLDB))
+    tmp = str(system.path(CHROOT_TMP))
+    assert argvs == [
+        ("gpasswd", "-a", "postfix", "sasl"),
+        ("saslpasswd2", "-p", "-c", "-f", db, "-u", "example.com", "alice"),
+        ("install", "-m", "640", "-o", "root", "-g", "sasl", db, tmp),
+        ("mv", "-f", tmp, chroot),
+    ]
+    gpasswd, setpw, install, mv = plan.commands
+    assert set(gpasswd.touches) == {GROUP, GSHADOW}
+    assert setpw.stdin == Secret(PW) and isinstance(setpw.stdin, Secret)
+    for cmd in (setpw, install, mv):
+        assert {SASLDB, CHROOT_SASLDB} <= set(cmd.touches)
+    assert [c.argv[0] for c in plan.checks] == ["sasldblistusers2", "cmp", "runuser"]
+    assert plan.checks[0].argv == ("sasldblistusers2", "-f", chroot)
+    assert plan.reload == frozenset({"postfix"})
+    assert plan.steps == ("sasl",)
+    assert_no_secret(*plan_texts(plan))
+    assert all(PW not in " ".join(c.argv) for c in (*plan.commands, *plan.checks))
+
+
+def test_relay_restrictions_gain_permit_sasl_authenticated() -> None:
+    assert with_sasl_relay("permit_mynetworks reject_unauth_destination") == (
+        "permit_mynetworks permit_sasl_authenticated reject_unauth_destination")
+    same = "permit_mynetworks, permit_sasl_authenticated, defer_unauth_destination"
+    assert with_sasl_relay(same) == same
+
+
+def test_chained_after_domains_uses_the_mail_domain(system: System) -> None:
+    text = ('[domains]\nmydestination = ["example.org", "localhost"]\n'
+            'mynetworks = ["127.0.0.0/8"]\n\n[sasl]\n')
+    plan, problems = plan_for(system, text)
+    assert not errors(problems)
+    main = plan.file(postfix.MAIN_CF)
+    assert main is not None and main.after is not None
+    assert b"smtpd_sasl_local_domain = example.org" in main.after
+
+
+def test_no_secret_anywhere_in_a_dry_run(system: System, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "answers.toml"
+    file.write_text(answers_text(("alice@example.com", ENV)))
+    assert cli.main(["--root", str(system.root), "apply", str(file), "--dry-run"]) == 0
+    out = capsys.readouterr()
+    assert "saslpasswd2 -p -c" in out.out and "••••••" in out.out
+    assert_no_secret(out.out, out.err, file.read_text())
+
+
+def test_apply_then_identical_apply_is_empty(machine: System) -> None:
+    runner = machine.runner
+    assert isinstance(runner, RecordingRunner)
+    text = answers_text(("alice@example.com", ENV), ("bob@example.com", ENV2))
+    plan, problems = plan_for(machine, text)
+    assert problems == []
+    _, log = run_apply(machine, plan)
+    assert_no_secret(log, [c.argv for c in runner.calls])
+    # The real saslpasswd2 wrote the real database; the in-memory reader agrees.
+    assert list_users(machine) == ["alice@example.com", "bob@example.com"]
+    stored = stored_passwords(machine)
+    assert stored == {"alice@example.com": Secret(PW), "bob@example.com": Secret(PW2)}
+    assert chroot_state(machine) == ""
+    assert STEP.status(machine).summary == "2 users" and STEP.status(machine).state == "ok"
+    again, problems = plan_for(machine, text)
+    assert problems == [] and again.is_empty, again.summary()
+    # current() reproduces the same state: planning it is empty too.
+    assert STEP.plan(STEP.current(machine), machine).is_empty
+
+
+def test_changed_password_and_removal_touch_only_sasldb(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV),
+                                                      ("bob@example.com", ENV2)))[0])
+    os.environ[ENV] = PW2 + "x"
+    plan, problems = plan_for(machine, answers_text(
+        ("alice@example.com", ENV), extra='remove = ["bob@example.com"]'))
+    assert problems == []
+    assert plan.changed_files() == ()
+    assert [c.argv[:3] for c in plan.commands] == [
+        ("saslpasswd2", "-p", "-c"), ("saslpasswd2", "-d", "-f"), ("install", "-m", "640"),
+        ("mv", "-f", str(machine.path(CHROOT_TMP)))]
+    assert plan.commands[0].why == "set a new password for alice@example.com"
+    assert plan.reload == frozenset()  # note 12: a fresh copy is enough, no reload
+    run_apply(machine, plan)
+    assert stored_passwords(machine) == {"alice@example.com": Secret(PW2 + "x")}
+
+
+def test_backups_of_the_first_apply_hold_no_password(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    backups = machine.path(BACKUP_ROOT)
+    files = [p for p in backups.rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        assert PW.encode() not in path.read_bytes(), path
+
+
+def test_stale_chroot_copy_is_a_problem_and_gets_recopied(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    # Someone ran saslpasswd2 by hand and forgot the copy (note 12).
+    subprocess.run(["saslpasswd2", "-p", "-c", "-f", str(machine.path(SASLDB)), "-u",
+                    "example.com", "carol"], input=PW2, text=True, check=True)
+    status = STEP.status(machine)
+    assert (status.state, status.summary) == ("problem", "users but chroot copy stale")
+    plan = STEP.plan(STEP.current(machine), machine)
+    assert [c.argv[0] for c in plan.commands] == ["install", "mv"]
+    run_apply(machine, plan)
+    assert STEP.status(machine).summary == "2 users"
+
+
+def test_status_without_users_is_todo(system: System) -> None:
+    status = STEP.status(system)
+    assert (status.state, status.symbol, status.summary) == ("todo", "·", "no users")
+
+
+def test_registered_in_the_hub() -> None:
+    assert isinstance(by_name("sasl"), SaslStep)
+
+
+def test_unknown_database_format_keeps_existing_users(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    import mailwizard.steps.sasl as sasl
+
+    real = sasl._hash_items
+    try:
+        sasl._hash_items = lambda data: None  # type: ignore[assignment]
+        assert stored_passwords(machine) is None
+        os.environ[ENV] = PW2
+        a = sasl_answers(answers_text(("alice@example.com", ENV)))
+        warnings = [p for p in STEP.validate(a, machine) if p.level == "warning"]
+        assert [p.field for p in warnings] == ["sasl.users[0]"]
+        assert STEP.plan(a, machine).is_empty
+    finally:
+        sasl._hash_items = real
+
+
+def test_reader_matches_db_dump(tmp_path: Path) -> None:
+    db = tmp_path / "sasldb2"
+    for i in range(120):
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", str(db), "-u", "example.com",
+                        f"user{i}"], input=f"pw{i:04d}-{'x' * (i * 9)}", text=True, check=True)
+    for i in range(0, 120, 7):
+        subprocess.run(["saslpasswd2", "-d", "-f", str(db), "-u", "example.com", f"user{i}"],
+                       check=True)
+    dump = subprocess.run(["db_dump", str(db)], capture_output=True, text=True, check=True).stdout
+    body = dump.split("HEADER=END\n")[1].split("DATA=END")[0].split()
+    expected = {bytes.fromhex(k): bytes.fromhex(v) for k, v in zip(body[::2], body[1::2],
+                                                                    strict=True)}
+    assert _hash_items(db.read_bytes()) == expected
+    assert max(len(v) for v in expected.values()) > 1000  # overflow pages were read too
+    assert _hash_items(b"\0" * 8192) is None
+
+
+# -- the screen's API ----------------------------------------------------------------------
+
+
+def test_add_user_checks_both_entries(machine: System) -> None:
+    with pytest.raises(AnswersError) as info:
+        add_user(machine, "alice@example.com", Secret(PW), Secret(PW2))
+    assert [p.field for p in info.value.problems] == ["sasl.password_again"]
+    assert_no_secret(str(info.value))
+    with pytest.raises(AnswersError) as info:
+        add_user(machine, "alice", Secret(PW), Secret(PW))
+    assert [p.field for p in info.value.problems] == ["sasl.user"]
+    plan = add_user(machine, "alice@example.com", Secret(PW), Secret(PW))
+    assert plan.file(SMTPD_CONF) is not None
+    assert any(c.argv[0] == "saslpasswd2" and c.stdin == Secret(PW) for c in plan.commands)
+    assert_no_secret(*plan_texts(plan))
+    run_apply(machine, plan)
+    with pytest.raises(AnswersError, match="exists already"):
+        add_user(machine, "alice@example.com", Secret(PW), Secret(PW))
+
+
+def test_change_password_and_delete(machine: System) -> None:
+    run_apply(machine, add_user(machine, "alice@example.com", Secret(PW), Secret(PW)))
+    assert change_password(machine, "alice@example.com", Secret(PW), Secret(PW)).is_empty
+    with pytest.raises(AnswersError):
+        change_password(machine, "nobody@example.com", Secret(PW), Secret(PW))
+    plan = change_password(machine, "alice@example.com", Secret(PW2), Secret(PW2))
+    assert [c.argv[0] for c in plan.commands] == ["saslpasswd2", "install", "mv"]
+    assert_no_secret(*plan_texts(plan))
+    run_apply(machine, plan)
+    assert stored_passwords(machine) == {"alice@example.com": Secret(PW2)}
+    plan = delete_user(machine, "alice@example.com")
+    assert plan.commands[0].argv[:2] == ("saslpasswd2", "-d")
+    run_apply(machine, plan)
+    assert list_users(machine) == []
+    assert STEP.status(machine).summary == "no users"
+
+
+def test_disabled_turns_auth_off(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    plan = STEP.plan(SaslAnswers(enabled=False), machine)
+    main = plan.file(postfix.MAIN_CF)
+    master = plan.file(postfix.MASTER_CF)
+    assert main is not None and main.after is not None and master is not None
+    assert b"smtpd_sasl_auth_enable = no" in main.after
+    assert master.after is not None and b"-o smtpd_sasl_auth_enable=no" in master.after
+    assert not plan.commands
+    run_apply(machine, plan)
+    assert STEP.status(machine).summary == "1 user, AUTH off"
+
+
+def test_user_without_password_keeps_the_stored_one(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    a = SaslAnswers(users=(SaslUser("alice@example.com"),))
+    assert STEP.validate(a, machine) == []
+    assert STEP.plan(a, machine).is_empty
+
+
+def test_tls_step_in_the_same_file_silences_the_warning(system: System) -> None:
+    text = "[tls]\nsnakeoil = true\n\n" + answers_text(("alice@example.com", ENV))
+    _, problems = plan_for(system, text)
+    assert [p for p in problems if p.field == "sasl.enabled"] == []
