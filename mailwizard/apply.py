@@ -66,9 +66,12 @@ class Backup:
         self.directory = directory
         self.entries: list[dict[str, object]] = []
         self.failed: list[str] = []  # "path: reason" for files restore() could not put back
+        self.skipped: list[str] = []  # secret files whose copies were deleted after the apply
 
     @classmethod
-    def create(cls, system: System, paths: list[str], plan: Plan) -> Backup:
+    def create(
+        cls, system: System, paths: list[str], plan: Plan, secret: frozenset[str] = frozenset()
+    ) -> Backup:
         base = system.path(BACKUP_ROOT)
         base.mkdir(parents=True, exist_ok=True)
         os.chmod(base, 0o700)
@@ -79,7 +82,8 @@ class Backup:
         for path in paths:
             info = system.info(path)
             data = None if info is None else system.path(path).read_bytes()
-            entry: dict[str, object] = {"path": path, "existed": info is not None}
+            entry: dict[str, object] = {"path": path, "existed": info is not None,
+                                        "secret": path in secret}
             if info is not None and data is not None:
                 entry.update(mode=info.mode, owner=info.owner, group=info.group)
                 copy = real / "files" / path.lstrip("/")
@@ -123,6 +127,9 @@ class Backup:
 
     def _restore_one(self, entry: dict[str, object]) -> bool:
         path = str(entry["path"])
+        if entry.get("scrubbed"):
+            self.skipped.append(path)
+            return False
         real = self.system.path(path)
         try:
             current: bytes | None = real.read_bytes()
@@ -149,14 +156,30 @@ class Backup:
     def finish(self, result: str, undo: list[tuple[str, ...]] | None = None) -> None:
         """Record in the manifest how the apply ended ("applied" or "failed") and the undo
         commands of the commands that ran, for ``rollback``."""
+        self.scrub_secrets()
         manifest_path = self.system.path(f"{self.directory}/manifest.json")
         try:
             manifest = json.loads(manifest_path.read_text())
+            manifest["files"] = self.entries
             manifest["result"] = result
             manifest["undo"] = [list(argv) for argv in (undo or [])]
             manifest_path.write_text(json.dumps(manifest, indent=2))
         except (OSError, ValueError):
             pass
+
+
+    def scrub_secrets(self) -> None:
+        """Delete the copies of files that hold passwords: a backup must not keep them."""
+        for entry in self.entries:
+            if entry.get("secret") and entry.get("existed"):
+                path = str(entry["path"])
+                copy = self.system.path(f"{self.directory}/files/{path.lstrip('/')}")
+                copy.unlink(missing_ok=True)
+                entry["scrubbed"] = True
+
+
+def _secret_paths(plan: Plan) -> frozenset[str]:
+    return frozenset(p for c in plan.commands if c.secret_files for p in c.touches)
 
 
 def _private_dirs(top: Path, directory: Path) -> None:
@@ -289,7 +312,7 @@ def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
     try:
         warnings_before = set(postfix.check_config(system)) if (
             system.run_commands and postfix.installed(system)) else set()
-        backup = Backup.create(system, _paths(plan), plan)
+        backup = Backup.create(system, _paths(plan), plan, _secret_paths(plan))
     except (OSError, ValueError, CommandError, postfix.StagingError) as exc:
         run.emit("fail", f"backup: {exc}")
         return ApplyResult(False, None, "backup", f"{exc} (nothing was written)", False, run.log)
@@ -341,6 +364,9 @@ def _restore(run: _Run, backup: Backup, undo: list[tuple[str, ...]] | None = Non
         run.emit("restored", path)
     for failure in backup.failed:
         run.emit("fail", f"could not restore {failure}")
+    for path in backup.skipped:
+        run.emit("skip", f"{path}: not restored (it holds passwords, so no copy was kept; "
+                         "use the SASL step to set users again)")
     undos = undo if undo is not None else [c.undo for c in reversed(run.ran) if c.undo]
     if system.run_commands:
         for argv in undos:

@@ -66,6 +66,9 @@ class Command:
     touches: tuple[str, ...] = ()
     undo: tuple[str, ...] | None = None
     timeout: float = 120.0
+    # The touched files hold secrets (sasldb2 stores passwords in clear): their backup copies
+    # serve a failed apply's restore and are deleted once the apply is over.
+    secret_files: bool = False
 
     def display(self) -> str:
         shown = " ".join(self.argv)

@@ -344,7 +344,7 @@ def set_password_command(system: System, login: str, secret: Secret, *, new: boo
     return Command(
         ("saslpasswd2", "-p", "-c", "-f", str(system.path(SASLDB)), "-u", realm, local),
         f"add the login {login}" if new else f"set a new password for {login}",
-        stdin=secret, touches=SASLDB_FILES,
+        stdin=secret, touches=SASLDB_FILES, secret_files=True,
     )
 
 
@@ -352,7 +352,7 @@ def delete_command(system: System, login: str) -> Command:
     local, realm = _split(login)
     return Command(
         ("saslpasswd2", "-d", "-f", str(system.path(SASLDB)), "-u", realm, local),
-        f"delete the login {login}", touches=SASLDB_FILES,
+        f"delete the login {login}", touches=SASLDB_FILES, secret_files=True,
     )
 
 
@@ -363,10 +363,10 @@ def copy_commands(system: System) -> tuple[Command, ...]:
     return (
         Command(("install", "-m", "640", "-o", CHROOT_OWNER, "-g", CHROOT_GROUP, src, tmp),
                 "copy the user database next to Postfix's chroot (root:sasl 0640)",
-                touches=touches),
+                touches=touches, secret_files=True),
         Command(("mv", "-f", tmp, dst),
                 "replace the chroot copy in one step (smtpd reads it after chroot)",
-                touches=touches),
+                touches=touches, secret_files=True),
     )
 
 

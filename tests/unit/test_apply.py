@@ -120,7 +120,8 @@ def test_success_writes_files_and_backs_up(system: System, sandbox: Path,
                             "/etc/postfix/main.cf", "/etc/mailwizard-new.conf",
                             "/etc/mailwizard-by-command"}
     assert entries["/etc/hostname"] == {"path": "/etc/hostname", "existed": True,
-                                        "mode": 0o644, "owner": "root", "group": "root"}
+                                        "secret": False, "mode": 0o644, "owner": "root",
+                                        "group": "root"}
     assert entries["/etc/mailwizard-new.conf"]["existed"] is False
     copy = backup / "files/etc/postfix/main.cf"
     digest = hashlib.sha256(copy.read_bytes()).hexdigest()
@@ -317,3 +318,44 @@ def test_keep_last(system: System, sandbox: Path) -> None:
     keep_last(system, 2)
     assert sorted(p.name for p in base.iterdir()) == ["20260103T000000000000Z",
                                                       "20260104T000000000000Z"]
+
+
+def _secret_db_plan(sandbox: Path) -> Plan:
+    (sandbox / "etc/sasldb2").write_bytes(b"userPassword old-secret-123")
+    return Plan(commands=(Command(("saslpasswd2", "-p", "-c", "alice"), "add alice",
+                                  stdin=Secret("new-secret-456"), touches=("/etc/sasldb2",),
+                                  secret_files=True),))
+
+
+def _write_db(sandbox: Path) -> Any:
+    return lambda argv: (sandbox / "etc/sasldb2").write_bytes(b"userPassword new-secret-456")
+
+
+def test_secret_files_are_restored_on_failure_then_not_kept(
+    system: System, sandbox: Path, runner: RecordingRunner
+) -> None:
+    plan = _secret_db_plan(sandbox)
+    runner.effects["saslpasswd2"] = _write_db(sandbox)
+    runner.fail_on = lambda argv: argv[0] == "saslpasswd2"
+    result = apply(system, plan)
+    assert not result.ok and result.restored
+    assert (sandbox / "etc/sasldb2").read_bytes() == b"userPassword old-secret-123"
+    backup = sandbox / str(result.backup).lstrip("/")
+    assert not any(b"-secret-" in p.read_bytes() for p in backup.rglob("*") if p.is_file())
+
+
+def test_secret_files_leave_no_copy_after_success_and_rollback_says_so(
+    system: System, sandbox: Path, runner: RecordingRunner
+) -> None:
+    plan = _secret_db_plan(sandbox)
+    runner.effects["saslpasswd2"] = _write_db(sandbox)
+    runner.effects["postfix"] = lambda argv: None
+    result = apply(system, plan)
+    assert result.ok, result.reason
+    backup = sandbox / str(result.backup).lstrip("/")
+    assert not any(b"-secret-" in p.read_bytes() for p in backup.rglob("*") if p.is_file())
+    events: list[str] = []
+    rolled = rollback(system, emit=lambda e: events.append(e.text))
+    assert rolled.ok
+    assert (sandbox / "etc/sasldb2").read_bytes() == b"userPassword new-secret-456"
+    assert any("not restored (it holds passwords" in e for e in events), events
