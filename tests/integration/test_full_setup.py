@@ -228,3 +228,22 @@ def test_second_apply_writes_nothing_and_password_is_nowhere(ns: Namespace) -> N
         f"grep -rlaF {shlex.quote(PASSWORD)} /var/log /var/backups/mailwizard || true"
     ).stdout
     assert hits.strip() == "", hits
+
+
+def test_adding_a_second_user_keeps_passwords_out_of_backups(ns: Namespace) -> None:
+    """The backup of this apply would hold sasldb2 with the first user's password in it."""
+    more = ns.tmp / "more.toml"
+    more.write_text('[[sasl.users]]\nuser = "bob@example.com"\npassword_file = '
+                    f'"{ns.tmp / "bob.pw"}"\n')
+    (ns.tmp / "bob.pw").write_text("Bob-Secret-Pass-77\n")
+    rc, out = mailwizard(ns, "apply", str(more))
+    assert rc == 0, out
+    assert "Bob-Secret-Pass-77" not in out
+    ok = swaks(ns, "--tls --quit-after AUTH --auth PLAIN --auth-user bob@example.com "
+                   "--auth-password Bob-Secret-Pass-77")
+    assert "235 2.7.0" in ok, ok
+    hits = ns.run(
+        f"grep -rlaF -e {shlex.quote(PASSWORD)} -e Bob-Secret-Pass-77 /var/backups/mailwizard"
+        " /var/log || true"
+    ).stdout
+    assert hits.strip() == "", hits
