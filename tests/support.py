@@ -11,12 +11,16 @@ from mailwizard.secret import Secret
 from mailwizard.system import DEFAULT_TIMEOUT, CommandError, LineSink, Result, ShRunner, System
 
 FIXTURE = Path(__file__).parent / "fixtures" / "debian12"
+EMPTY_DIRS = ("etc/postfix/sasl", "var/spool/postfix/etc", "var/mail", "var/log",
+              "var/backups")
 
 
 def make_sandbox(target: Path) -> Path:
     """Copy the fresh-Debian fixture tree to ``target`` and return it."""
     shutil.copytree(FIXTURE, target, dirs_exist_ok=True, symlinks=True)
     (target / "README.md").unlink(missing_ok=True)
+    for directory in EMPTY_DIRS:  # git keeps no empty directories
+        (target / directory).mkdir(parents=True, exist_ok=True)
     return target
 
 

@@ -1,0 +1,149 @@
+"""Apply: run ``mailwizard.apply.apply`` in a thread worker and stream what it does.
+
+Events come from the worker thread through ``call_from_thread``; every line is written as
+a Rich Text object (command output is never parsed as markup).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, ProgressBar, RichLog, Static
+
+from mailwizard.apply import ApplyResult, Event, apply
+from mailwizard.plan import Plan
+
+from .common import WizardScreen
+
+NEXT: dict[str, str] = {
+    "hostname": "Ask your provider to set the reverse DNS (PTR) of this server's address "
+                "to the new name.",
+    "domains": "Publish an MX record for each mail domain pointing at this server.",
+}
+GENERIC_NEXT = ("Go on with the next step in the hub; when all are done, publish the DNS "
+                "records and run the test.")
+
+STYLES: dict[str, tuple[str, str]] = {
+    "phase": ("──", "bold"),
+    "run": ("▶", "bold"),
+    "line": ("  ", "dim"),
+    "ok": ("✔", "green"),
+    "fail": ("✖", "bold red"),
+    "skip": ("·", "yellow"),
+    "restored": ("↺", "yellow"),
+    "done": ("✔", "bold green"),
+}
+
+
+def event_text(event: Event) -> Text:
+    mark, style = STYLES.get(event.kind, ("", ""))
+    text = Text(f"{mark} ", style=style)
+    text.append(event.text, style=style if event.kind != "run" else "")
+    return text
+
+
+class ApplyScreen(WizardScreen):
+    """Progress, the command being run, the streamed log, then the outcome."""
+
+    CSS_PATH = Path(__file__).with_name("apply.tcss")
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape", "done", "back to the hub"),
+        Binding("enter", "done", "hub", show=False),
+    ]
+
+    def __init__(self, plan: Plan, title: str) -> None:
+        super().__init__()
+        self.plan = plan
+        self.step_title = title
+        self.result: ApplyResult | None = None
+        self.last_lines: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        head = Text(" mailwizard", style="bold")
+        head.append(f" › {self.step_title} › apply")
+        yield Static(head, id="apply-title")
+        yield ProgressBar(total=None, show_eta=False, id="apply-progress")
+        yield Static(Text("starting…", style="dim"), id="apply-current")
+        yield RichLog(id="apply-log", markup=False, highlight=False, wrap=True)
+        yield Static(id="apply-outcome")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#apply-outcome", Static).display = False
+        self._run()
+
+    @work(thread=True, exclusive=True, group="apply")
+    def _run(self) -> None:
+        def emit(event: Event) -> None:
+            self.app.call_from_thread(self._event, event)
+
+        try:
+            result = apply(self.system, self.plan, emit)
+        except Exception as exc:  # apply() reports plan failures; this is a bug or OS error
+            result = ApplyResult(False, failed="apply", reason=f"{type(exc).__name__}: {exc}")
+        self.app.call_from_thread(self._finished, result)
+
+    @property
+    def finished(self) -> bool:
+        return self.result is not None
+
+    def _event(self, event: Event) -> None:
+        if event.total:
+            self.query_one("#apply-progress", ProgressBar).update(
+                total=event.total, progress=event.done)
+        if event.kind in ("run", "phase"):
+            self.query_one("#apply-current", Static).update(event_text(event))
+        if event.kind == "line":
+            self.last_lines = [*self.last_lines[-7:], event.text]
+        elif event.kind == "run":
+            self.last_lines = []
+        self.query_one("#apply-log", RichLog).write(event_text(event))
+
+    def _finished(self, result: ApplyResult) -> None:
+        self.result = result
+        bar = self.query_one("#apply-progress", ProgressBar)
+        outcome = Text()
+        if result.ok:
+            bar.update(total=bar.total or 1, progress=bar.total or 1)
+            self.query_one("#apply-current", Static).update(Text("✔ applied", style="bold green"))
+            outcome.append("✔ Applied. ", style="bold green")
+            outcome.append("What next: ", style="bold")
+            hints = [NEXT[s] for s in self.plan.steps if s in NEXT]
+            outcome.append(" ".join([*hints, GENERIC_NEXT]))
+            if result.backup:
+                outcome.append("\nUndo with ", style="dim")
+                outcome.append("mailwizard rollback", style="bold")
+                outcome.append(".", style="dim")
+        else:
+            self.query_one("#apply-current", Static).update(
+                Text(f"✖ failed: {result.failed}", style="bold red"))
+            outcome.append("✖ Failed: ", style="bold red")
+            outcome.append(result.failed, style="bold")
+            reason = result.reason.strip().splitlines()
+            for line in reason[-6:]:
+                outcome.append(f"\n  {line}", style="")
+            if result.restored:
+                outcome.append("\n✔ All files restored", style="bold green")
+                outcome.append(": nothing was changed.", style="")
+            outcome.append("\nWhat to try: ", style="bold")
+            outcome.append("read the output above, fix the cause (or the answers) and "
+                           "run the step again.")
+        box = self.query_one("#apply-outcome", Static)
+        box.update(outcome)
+        box.display = True
+        box.set_class(result.ok, "-ok")
+        box.set_class(not result.ok, "-failed")
+        # The outcome box took room from the log: keep the log's last lines in view.
+        log = self.query_one("#apply-log", RichLog)
+        self.call_after_refresh(log.scroll_end, animate=False, immediate=True)
+
+    def action_done(self) -> None:
+        if self.result is None:
+            self.notify("Still applying: wait for it to finish.", severity="warning")
+            return
+        self.wizard.back_to_hub()

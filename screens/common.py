@@ -1,0 +1,33 @@
+"""What every mailwizard screen shares: typed access to the app and its System."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.screen import Screen
+
+from mailwizard.system import System
+
+if TYPE_CHECKING:
+    from mailwizard.app import MailWizardApp
+
+
+class WizardScreen(Screen[None]):
+    """A Screen of MailWizardApp (``self.wizard``, ``self.system``)."""
+
+    @property
+    def wizard(self) -> MailWizardApp:
+        from mailwizard.app import MailWizardApp
+
+        app = self.app
+        assert isinstance(app, MailWizardApp)
+        return app
+
+    @property
+    def system(self) -> System:
+        return self.wizard.system
+
+    @property
+    def blink(self) -> bool:
+        """Blinking cursors for people, none for tests and snapshots (headless)."""
+        return not self.app.is_headless

@@ -1,0 +1,218 @@
+"""The DKIM step's screen, with the DMARC policy (an answers-only step) on the same form.
+
+``mailwizard/steps/dkim.py`` validates and plans the key, opendkim.conf and the milters;
+``mailwizard/steps/dmarc.py`` the DMARC record. This screen reads both steps' current
+answers and plans them together (``answers.plan_all``: DKIM, then DMARC on top), by
+overriding StepScreen's two worker methods (``_load`` and ``_compute``). When a key exists,
+the public record to publish is shown split into strings of at most 255 bytes and flat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.worker import get_current_worker
+
+from mailwizard import dnsrecords, validate
+from mailwizard.answers import Chosen, plan_all
+from mailwizard.plan import Plan
+from mailwizard.steps.base import Problem
+from mailwizard.steps.dkim import DEFAULT_SELECTOR, DkimAnswers, public_record
+from mailwizard.steps.dmarc import DmarcAnswers, DmarcStep
+from mailwizard.validate import Invalid
+
+from .step_base import Check, Field, StepScreen
+
+DOMAIN = "dkim.domain"
+SELECTOR = "dkim.selector"
+BITS = "dkim.bits"
+POLICY = "dmarc.policy"
+RUA = "dmarc.rua"
+SIZES = (2048, 4096)
+DMARC = DmarcStep()
+
+
+@dataclass(frozen=True)
+class DkimDmarcAnswers(DkimAnswers):
+    """What the form holds: the DKIM answers, and the DMARC answers riding along."""
+
+    dmarc: DmarcAnswers = field(default_factory=DmarcAnswers)
+
+    def dkim(self) -> DkimAnswers:
+        return DkimAnswers(self.domain, self.selector, self.bits, self.rotate)
+
+
+def optional_address(value: str) -> str:
+    """An address, or nothing (no reports)."""
+    return validate.address(value) if value else value
+
+
+def record_text(name: str, split: str, flat: str) -> Text:
+    """The public record, both forms, as plain Text (never markup)."""
+    text = Text()
+    text.append(f"TXT record at {name}\n", style="bold")
+    text.append("Split into strings of at most 255 bytes (zone files, most DNS panels):\n",
+                style="dim")
+    text.append(split + "\n\n")
+    text.append("Flat (for DNS panels that split long values themselves):\n", style="dim")
+    text.append(flat)
+    return text
+
+
+class SelectorField(Field):
+    """The selector Input with the record's full name live beside it."""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="field-row"):
+            yield Label(self.label, classes="field-label")
+            yield self.widget
+            yield Static("", id="dkim-name", markup=False)
+        yield Static(self._message(), classes="field-message", markup=False)
+
+
+class DkimScreen(StepScreen[DkimAnswers]):
+    """Domain, selector, key size; DMARC policy and reports; the public record."""
+
+    CSS_PATH = [  # type: ignore[assignment]  # noqa: RUF012  (StepScreen: one Path)
+        Path(__file__).with_name("step_base.tcss"), Path(__file__).with_name("dkim.tcss")]
+
+    def compose_form(self) -> ComposeResult:
+        fields = [
+            Field("Domain", DOMAIN, widget=Input(
+                placeholder="example.com", validators=[Check(validate.domain)],
+                id="field-dkim-domain", compact=True),
+                hint="the domain in your From: addresses, like example.com"),
+            SelectorField("Selector", SELECTOR, widget=Input(
+                placeholder=DEFAULT_SELECTOR, validators=[Check(validate.selector)],
+                id="field-dkim-selector", compact=True),
+                hint="one word, like mail; a new one gives a new key"),
+            Field("Key size", BITS, widget=RadioSet(
+                *(RadioButton(f"{bits} bits", bits == SIZES[0], id=f"dkim-bits-{bits}")
+                  for bits in SIZES), id="dkim-bits", compact=True),
+                hint="2048: what receivers expect · 4096: may not fit a DNS panel"),
+            Field("DMARC", POLICY, widget=RadioSet(
+                *(RadioButton(policy, policy == "none", id=f"dmarc-{policy}")
+                  for policy in dnsrecords.DMARC_POLICIES), id="dmarc-policy", compact=True),
+                hint="DMARC: what receivers do with mail failing both; start: none"),
+            Field("Reports to", RUA, widget=Input(
+                placeholder="postmaster@example.com", validators=[Check(optional_address)],
+                id="field-dmarc-rua", compact=True),
+                hint="DMARC: where receivers send daily reports (empty: none)"),
+        ]
+        for item in fields:
+            item.add_class("-compact")
+        yield from fields
+
+    def compose(self) -> ComposeResult:
+        # The base layout, with the public record's panel after "What will change".
+        for widget in super().compose():
+            if isinstance(widget, Footer):
+                with VerticalScroll(id="dkim-record") as panel:
+                    panel.border_title = "DNS record to publish"
+                    panel.can_focus = True  # tab to it, then arrows/pgdn scroll the key
+                    yield Static("", id="dkim-record-text", markup=False)
+            yield widget
+
+    def on_mount(self) -> None:
+        self.query_one("#dkim-record").display = False
+        self.show_name()
+
+    # The form -------------------------------------------------------------------------------
+
+    def show_name(self) -> None:
+        dom = self.value(DOMAIN).strip() or "…"
+        sel = self.value(SELECTOR).strip() or "…"
+        self.query_one("#dkim-name", Static).update(
+            Text("→ " + dnsrecords.dkim_name(dom, sel), style="dim"))
+
+    @on(Input.Changed)
+    def _typed(self) -> None:
+        self.show_name()  # the base recomputes the plan
+
+    @on(RadioSet.Changed)
+    def _picked(self) -> None:
+        if self.loaded:
+            self.changed()
+
+    def pressed(self, set_id: str) -> str:
+        button = self.query_one(f"#{set_id}", RadioSet).pressed_button
+        return "" if button is None or button.id is None else button.id.rpartition("-")[2]
+
+    # The contract ---------------------------------------------------------------------------
+
+    def answers_from_form(self) -> DkimAnswers:
+        return DkimDmarcAnswers(
+            domain=self.value(DOMAIN).strip(),
+            selector=self.value(SELECTOR).strip(),
+            bits=int(self.pressed("dkim-bits") or SIZES[0]),
+            dmarc=DmarcAnswers(policy=self.pressed("dmarc-policy") or "none",
+                               rua=self.value(RUA).strip()),
+        )
+
+    def fill_form(self, answers: DkimAnswers) -> None:
+        self.set_value(DOMAIN, answers.domain)
+        self.set_value(SELECTOR, answers.selector)
+        if answers.bits in SIZES:
+            self.query_one(f"#dkim-bits-{answers.bits}", RadioButton).value = True
+        if isinstance(answers, DkimDmarcAnswers):
+            policy = answers.dmarc.policy
+            if policy in dnsrecords.DMARC_POLICIES:
+                self.query_one(f"#dmarc-{policy}", RadioButton).value = True
+            self.set_value(RUA, answers.dmarc.rua)
+        self.show_name()
+
+    # Both steps, in the base's worker threads -----------------------------------------------
+
+    @work(thread=True, exclusive=True, group="step-load")
+    def _load(self) -> None:
+        try:
+            dkim = self.step.current(self.system)
+            current = DkimDmarcAnswers(dkim.domain, dkim.selector, dkim.bits, dkim.rotate,
+                                       DMARC.current(self.system))
+        except Exception as exc:
+            self.app.call_from_thread(self._load_failed, exc)
+            return
+        self.app.call_from_thread(self._loaded, current)
+
+    @work(thread=True, exclusive=True, group="step-plan")
+    def _compute(self, answers: DkimAnswers, generation: int) -> None:
+        worker = get_current_worker()
+        both = answers if isinstance(answers, DkimDmarcAnswers) else DkimDmarcAnswers(
+            answers.domain, answers.selector, answers.bits, answers.rotate)
+        plan: Plan | None = None
+        error = ""
+        problems: list[Problem] = []
+        record: tuple[str, str, str] | None = None
+        try:
+            plan, problems = plan_all(self.system, [Chosen(self.step, both.dkim()),
+                                                    Chosen(DMARC, both.dmarc)])
+            if any(p.level == "error" for p in problems):
+                plan = None
+            if not any(p.field in (DOMAIN, SELECTOR) and p.level == "error"
+                       for p in problems):
+                dom, sel = validate.domain(both.domain), validate.selector(both.selector)
+                found = public_record(self.system, dom, sel)
+                if found is not None:
+                    record = (dnsrecords.dkim_name(dom, sel), *found)
+        except Invalid as exc:
+            problems.append(Problem(self.step.name, str(exc)))
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._computed_all, generation, problems, plan, error,
+                                      record)
+
+    def _computed_all(self, generation: int, problems: list[Problem], plan: Plan | None,
+                      error: str, record: tuple[str, str, str] | None) -> None:
+        if generation == self.generation:
+            panel = self.query_one("#dkim-record", VerticalScroll)
+            panel.display = record is not None
+            if record is not None:
+                self.query_one("#dkim-record-text", Static).update(record_text(*record))
+        self._computed(generation, problems, plan, error)

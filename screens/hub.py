@@ -1,0 +1,246 @@
+"""The hub: every step with its live status, the selected step's details, open it.
+
+Statuses are read from the live system in a thread worker (postconf runs are slow), so
+the hub is also a health view; they refresh every time the hub comes back to the top.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Footer, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from mailwizard import postfix, preflight
+from mailwizard.steps.base import Status, Step
+
+from .common import WizardScreen
+
+HUB_HELP = """\
+# mailwizard
+
+mailwizard sets up Postfix on this server one step at a time. Each step reads what is
+configured **now**, lets you change it, shows the exact diff of every file and every
+command, and only then applies it, with a backup of every file. If anything fails,
+every file is put back byte for byte.
+
+**The steps, in order.** Hostname → Domains → Aliases → TLS → SASL users → SPF →
+DKIM signing → DNS records → Test. Each can be re-run alone, e.g. `mailwizard dkim`.
+
+**The symbols.** `✔` done and healthy · `!` works but needs a look · `✖` a problem to
+fix · `·` not done yet.
+
+**Keys.** ↑↓ choose a step · ⏎ open it · ctrl+p jump to any step · q quit.
+On a step: ctrl+s review & apply · esc back · f1 help for that step.
+
+**Undo.** `mailwizard rollback` restores the files of the last apply.
+"""
+
+CHECKING = Status("todo", "checking…")
+
+
+class StepList(OptionList):
+    """The step list; its keys show in the footer (↑↓ step, ⏎ open)."""
+
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("up", "cursor_up", "step", key_display="↑",
+                group=Binding.Group("step", compact=True)),
+        Binding("down", "cursor_down", "step", key_display="↓",
+                group=Binding.Group("step", compact=True)),
+        Binding("enter", "select", "open", key_display="⏎"),
+    ]
+
+
+class HubScreen(WizardScreen):
+    """Header, the step list (left), the selected step's details (right)."""
+
+    CSS_PATH = Path(__file__).with_name("hub.tcss")
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("up", "move(-1)", show=False),
+        Binding("down", "move(1)", show=False),
+        Binding("question_mark", "help", "help", key_display="?"),
+        Binding("q", "app.quit", "quit", show=False),
+        Binding("r", "refresh", "refresh", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.statuses: dict[str, Status] = {}
+        self.header_info: tuple[str, str] | None = None  # (myhostname, postfix version)
+        self.checking = False
+
+    @property
+    def listed(self) -> list[Step[Any]]:
+        return [s for s in self.wizard.steps if s.listed]
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._header_text(), id="hub-header", markup=False)
+        with Horizontal(id="hub-body"):
+            steps = StepList(*[Option(self._prompt(s), id=s.name) for s in self.listed],
+                               id="steps")
+            steps.border_title = "Steps"
+            yield steps
+            with VerticalScroll(id="detail") as detail:
+                detail.can_focus = False
+                yield Static(id="blurb", markup=False)
+                yield Static(id="now", markup=False)
+                yield Button("Open", id="open", variant="primary")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        steps = self.query_one("#steps", OptionList)
+        steps.highlighted = 0
+        steps.focus()
+        self._show_detail()
+
+    def on_screen_resume(self) -> None:
+        """Read the statuses whenever the hub is shown (again): something may have changed."""
+        if self.app.screen is self:
+            self.refresh_statuses()
+
+    # Statuses ---------------------------------------------------------------------------
+
+    def refresh_statuses(self) -> None:
+        self.checking = True
+        self._read_statuses()
+
+    @work(thread=True, exclusive=True, group="hub-status")
+    def _read_statuses(self) -> None:
+        worker = get_current_worker()
+        system = self.system
+        try:
+            info = (postfix.get(system, "myhostname") or "?", postfix.version(system) or "?")
+        except Exception:  # Postfix missing or unreadable: the preflight says why
+            info = ("?", "not installed")
+        if not worker.is_cancelled:
+            self.app.call_from_thread(self._set_header, info)
+
+        def read(step: Step[Any]) -> Status:
+            try:
+                return step.status(system)
+            except Exception as exc:
+                return Status("problem", "cannot read", (f"{type(exc).__name__}: {exc}",))
+
+        # The steps read different files and commands: ask them side by side.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hub-status") as pool:
+            futures = {pool.submit(read, step): step for step in self.listed}
+            for future in as_completed(futures):
+                if worker.is_cancelled:
+                    return
+                self.app.call_from_thread(self._set_status, futures[future].name,
+                                          future.result())
+        self.app.call_from_thread(self._done_checking)
+
+    def _done_checking(self) -> None:
+        self.checking = False
+
+    def _set_header(self, info: tuple[str, str]) -> None:
+        self.header_info = info
+        self.query_one("#hub-header", Static).update(self._header_text())
+
+    def _set_status(self, name: str, status: Status) -> None:
+        self.statuses[name] = status
+        step = self.wizard.step(name)
+        self.query_one("#steps", OptionList).replace_option_prompt(name, self._prompt(step))
+        if self._selected() is step:
+            self._show_detail()
+
+    # Rendering --------------------------------------------------------------------------
+
+    def _header_text(self) -> Text:
+        host, version = self.header_info or ("…", "…")
+        os_name = preflight.distro(self.system)
+        text = Text(" mailwizard", style="bold")
+        text.append(f" · {host} · Postfix {version} · {os_name}")
+        return text
+
+    def _prompt(self, step: Step[Any]) -> Text:
+        status = self.statuses.get(step.name, CHECKING)
+        width = max(len(s.title) for s in self.listed)
+        style = {"ok": "green", "warn": "yellow", "problem": "red"}.get(status.state, "")
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(status.symbol, style=f"bold {style}".strip())
+        text.append(f" {step.title:<{width}}  ", style="" if step.available else "dim")
+        text.append(status.summary, style="dim")
+        return text
+
+    def _selected(self) -> Step[Any] | None:
+        index = self.query_one("#steps", OptionList).highlighted
+        steps = self.listed
+        return steps[index] if index is not None and 0 <= index < len(steps) else None
+
+    def _show_detail(self) -> None:
+        step = self._selected()
+        if step is None:
+            return
+        detail = self.query_one("#detail", VerticalScroll)
+        detail.border_title = step.title
+        button = self.query_one("#open", Button)
+        if not step.available:
+            self.query_one("#blurb", Static).update(
+                Text(f"{step.title} is not available yet in this version of mailwizard.")
+            )
+            self.query_one("#now", Static).update("")
+            button.label = "not available yet"
+            button.disabled = True
+            return
+        self.query_one("#blurb", Static).update(Text(step.blurb))
+        status = self.statuses.get(step.name)
+        now = Table.grid(padding=(0, 1))
+        now.add_column(no_wrap=True, style="bold")
+        now.add_column(ratio=1)
+        if status is None:
+            now.add_row("Now:", Text("checking…", style="dim"))
+        else:
+            now.add_row(status.symbol, Text(status.summary))
+            for i, line in enumerate(status.now):
+                now.add_row("Now:" if i == 0 else "", Text(line))
+        self.query_one("#now", Static).update(now)
+        if self.wizard.can_open(step.name):
+            button.label = "Open"
+            button.disabled = False
+        else:
+            button.label = "screen not available yet"
+            button.disabled = True
+
+    # Actions ----------------------------------------------------------------------------
+
+    @on(OptionList.OptionHighlighted, "#steps")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    @on(OptionList.OptionSelected, "#steps")
+    def _selected_option(self) -> None:
+        self.action_open()
+
+    @on(Button.Pressed, "#open")
+    def _open_pressed(self) -> None:
+        self.action_open()
+
+    def action_move(self, delta: int) -> None:
+        steps = self.query_one("#steps", OptionList)
+        steps.focus()
+        if delta < 0:
+            steps.action_cursor_up()
+        else:
+            steps.action_cursor_down()
+
+    def action_open(self) -> None:
+        step = self._selected()
+        if step is not None:
+            self.wizard.open_step(step.name)
+
+    def action_help(self) -> None:
+        self.wizard.open_help(HUB_HELP, "mailwizard")
+
+    def action_refresh(self) -> None:
+        self.refresh_statuses()

@@ -1,0 +1,127 @@
+"""Review: the unified diff of every file, then the commands in order, then apply.
+
+File content is shown as Rich Text objects, never parsed as markup (a line such as
+``EHLO [192.0.2.1]`` or ``[/etc]`` must show as written).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Static
+
+from mailwizard.plan import Plan
+
+from .common import WizardScreen
+
+
+def diff_text(plan: Plan) -> Text:
+    """Every changed file: a header, then its diff (added green, removed red, context dim)."""
+    text = Text()
+    for change in plan.changed_files():
+        added, removed = change.counts()
+        text.append(change.path, style="bold")
+        if change.before is None:
+            text.append("  new file", style="bold green")
+        elif change.after is None:
+            text.append("  deleted", style="bold red")
+        text.append(f"  +{added} −{removed}", style="dim")
+        if change.why:
+            text.append(f"  {change.why}", style="italic dim")
+        text.append("\n")
+        for line in change.diff().splitlines():
+            if line.startswith(("+++", "---")):
+                continue
+            if line.startswith("@@"):
+                text.append(line + "\n", style="cyan dim")
+            elif line.startswith("+"):
+                text.append(line + "\n", style="green")
+            elif line.startswith("-"):
+                text.append(line + "\n", style="red")
+            else:
+                text.append(line + "\n", style="dim")
+        text.append("\n")
+    return text
+
+
+def commands_text(plan: Plan) -> Text:
+    """The commands in order with what each is for; secrets already show as ••••••."""
+    text = Text()
+    steps = [*plan.commands, *plan.checks]
+    if not steps and not (plan.reload or plan.restart):
+        return text
+    text.append("Commands, in order\n", style="bold underline")
+    for i, cmd in enumerate(steps, 1):
+        text.append(f"{i:>2}. ", style="dim")
+        text.append(cmd.display(), style="bold")
+        text.append(f"\n    {cmd.why}\n", style="dim")
+    for name in sorted(plan.restart):
+        text.append(" •  ", style="dim")
+        text.append(f"restart {name}\n", style="bold")
+    for name in sorted(plan.reload - plan.restart):
+        text.append(" •  ", style="dim")
+        text.append(f"reload {name}", style="bold")
+        text.append("  (after Postfix's own checks pass)\n" if name == "postfix" else "\n",
+                    style="dim")
+    return text
+
+
+class ReviewScreen(WizardScreen):
+    """Everything apply will do; ``a`` applies, esc goes back to the form."""
+
+    CSS_PATH = Path(__file__).with_name("review.tcss")
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("a", "apply", "apply"),
+        Binding("escape", "back", "back"),
+        Binding("up", "scroll(-1)", "scroll", key_display="↑",
+                group=Binding.Group("scroll", compact=True)),
+        Binding("down", "scroll(1)", "scroll", key_display="↓",
+                group=Binding.Group("scroll", compact=True)),
+        Binding("pageup", "page(-1)", show=False),
+        Binding("pagedown", "page(1)", show=False),
+    ]
+
+    def __init__(self, plan: Plan, title: str) -> None:
+        super().__init__()
+        self.plan = plan
+        self.step_title = title
+
+    def compose(self) -> ComposeResult:
+        files = len(self.plan.changed_files())
+        count = len(self.plan.commands)
+        head = Text(" mailwizard", style="bold")
+        head.append(f" › {self.step_title} › review")
+        yield Static(head, id="review-title")
+        summary = Text(" ")
+        summary.append(f"{files} file{'s' if files != 1 else ''}", style="bold")
+        summary.append(" will change, ")
+        summary.append(f"{count} command{'s' if count != 1 else ''}", style="bold")
+        summary.append(" will run. Every file is backed up first.")
+        yield Static(summary, id="review-summary")
+        with VerticalScroll(id="review-body"):
+            yield Static(diff_text(self.plan), id="review-diff")
+            yield Static(commands_text(self.plan), id="review-commands")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#review-body", VerticalScroll).focus()
+
+    def action_scroll(self, delta: int) -> None:
+        body = self.query_one("#review-body", VerticalScroll)
+        body.scroll_relative(y=delta, animate=False)
+
+    def action_page(self, delta: int) -> None:
+        body = self.query_one("#review-body", VerticalScroll)
+        body.scroll_relative(y=delta * max(1, body.size.height - 1), animate=False)
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_apply(self) -> None:
+        self.app.pop_screen()
+        self.wizard.start_apply(self.plan, self.step_title)

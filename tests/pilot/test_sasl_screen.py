@@ -1,0 +1,307 @@
+"""Pilot tests: the SASL screen lists logins, adds, changes and deletes them, never shows a
+password, and shows the TLS warning; review and apply record the expected commands."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from rich.console import Console
+from textual.app import App
+from textual.widgets import OptionList, RichLog, Static
+
+from mailwizard.screens.apply import ApplyScreen
+from mailwizard.screens.review import ReviewScreen
+from mailwizard.screens.sasl import ConfirmDelete, LoginDialog, SaslScreen
+from mailwizard.secret import Secret
+from tests.pilot.harness import make_app, step_ready, type_into, wait_for
+from tests.support import RecordingRunner
+
+PW = "Corr3ct-Horse-Battery"  # every test hunts for these on screen
+PW2 = "Sec0nd-Staple-Quartz"
+OLD = "0ld-Password-Stored"
+
+
+def seed_logins(sandbox: Path, *logins: str, auth: bool = True) -> None:
+    """Real sasldb2 (and its chroot copy) holding ``logins``; AUTH on in main.cf."""
+    db = sandbox / "etc/sasldb2"
+    for login in logins:
+        local, _, realm = login.rpartition("@")
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", str(db), "-u", realm, local],
+                       input=OLD, text=True, check=True, capture_output=True)
+    chroot = sandbox / "var/spool/postfix/etc/sasldb2"
+    chroot.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(db, chroot)
+    chroot.chmod(0o640)
+    shutil.chown(chroot, "root", "sasl")
+    if auth:
+        main = sandbox / "etc/postfix/main.cf"
+        main.write_text(main.read_text() + "smtpd_sasl_auth_enable = yes\n")
+
+
+def screen_text(app: App[None]) -> str:
+    """Everything the terminal shows now, as plain text (what a snapshot would hold)."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    for screen in app.screen_stack:
+        for widget in screen.query("*"):
+            try:
+                rendered = widget.render()
+            except Exception:  # widgets that only render through their children
+                continue
+            console.print(rendered)
+    return console.export_text() + app.export_screenshot()
+
+
+def assert_no_password(app: App[None], *extra: object) -> None:
+    shown = screen_text(app) + "".join(str(x) for x in extra)
+    shown += "".join(str(n.message) for n in app._notifications)
+    for secret in (PW, PW2, OLD):
+        assert secret not in shown
+
+
+def static_plain(screen: object, selector: str) -> str:
+    widget = screen.query_one(selector, Static)  # type: ignore[attr-defined]
+    return str(widget.render())
+
+
+def rows(screen: SaslScreen) -> list[str]:
+    listing = screen.query_one("#sasl-logins", OptionList)
+    prompts = (str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count))
+    return [re.sub(r"(?<=\S)  +", "  ", p) for p in prompts]  # notes are aligned by padding
+
+
+async def open_sasl(pilot: object) -> SaslScreen:
+    await step_ready(pilot)  # type: ignore[arg-type]
+    screen = pilot.app.screen  # type: ignore[attr-defined]
+    assert isinstance(screen, SaslScreen)
+    return screen
+
+
+async def add_login(pilot: object, login: str, pw: str, again: str | None = None) -> None:
+    await pilot.press("ctrl+n")  # type: ignore[attr-defined]
+    app = pilot.app  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, LoginDialog), what="dialog")  # type: ignore[arg-type]
+    await type_into(pilot, "#field-sasl-user", login, keys=1)  # type: ignore[arg-type]
+    await type_into(pilot, "#field-sasl-password", pw, keys=1)  # type: ignore[arg-type]
+    await type_into(pilot, "#field-sasl-password_again", pw if again is None else again,
+                    keys=1)  # type: ignore[arg-type]
+    await pilot.press("enter")  # type: ignore[attr-defined]
+    await pilot.pause()  # type: ignore[attr-defined]
+
+
+async def test_fresh_machine_lists_no_logins(sandbox: Path, runner: RecordingRunner) -> None:
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        assert rows(screen) == ["no logins yet: ctrl+n adds one"]
+        assert screen.focused is screen.query_one("#sasl-logins", OptionList)
+        assert "Nothing: the system already matches" in static_plain(screen, "#changes-text")
+        assert not screen.query_one("#sasl-tls").display  # AUTH is off: no warning yet
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert app.screen is screen
+        await pilot.press("f1")
+        assert app.screen.markdown.startswith("# SASL users")  # type: ignore[attr-defined]
+
+
+async def test_existing_logins_and_tls_warning(sandbox: Path, runner: RecordingRunner) -> None:
+    seed_logins(sandbox, "alice@example.com", "bob@example.com")
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        assert [r.strip() for r in rows(screen)] == ["alice@example.com", "bob@example.com"]
+        assert screen.query_one("#sasl-enabled").value  # type: ignore[attr-defined]
+        notice = screen.query_one("#sasl-tls", Static)
+        assert notice.display
+        assert notice.border_title == "! AUTH will never be offered without TLS"
+        assert "Do the TLS step" in str(notice.render())
+        # Placed in the banner, not repeated in the panel.
+        assert "TLS" not in static_plain(screen, "#changes-text")
+
+
+async def test_add_refuses_weak_and_mismatched_passwords(
+    sandbox: Path, runner: RecordingRunner
+) -> None:
+    seed_logins(sandbox, "alice@example.com")
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        await add_login(pilot, "bob@example.com", "short1")
+        dialog = app.screen
+        assert isinstance(dialog, LoginDialog)  # refused: still open
+        message = static_plain(dialog.field("sasl.password"), ".field-message")
+        assert message.startswith("✖ ") and "at least 10 characters" in message
+        assert dialog.field("sasl.password").has_class("-error")
+        assert_no_password(app, "short1")
+        # Two different entries.
+        await type_into(pilot, "#field-sasl-password", PW, keys=1)
+        await type_into(pilot, "#field-sasl-password_again", PW2, keys=1)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is dialog
+        again = static_plain(dialog.field("sasl.password_again"), ".field-message")
+        assert "the two passwords differ" in again
+        # The login exists already; a bare name is not a login.
+        await type_into(pilot, "#field-sasl-user", "alice@example.com", keys=1)
+        await pilot.pause()
+        assert "exists already" in static_plain(dialog.field("sasl.user"), ".field-message")
+        await type_into(pilot, "#field-sasl-user", "bob", keys=1)
+        await pilot.pause()
+        assert "full address" in static_plain(dialog.field("sasl.user"), ".field-message")
+        assert_no_password(app)
+        await pilot.press("escape")
+        assert app.screen is screen
+        assert [r.strip() for r in rows(screen)] == ["alice@example.com"]
+        assert runner.calls == []
+
+
+async def test_add_review_apply_never_shows_the_password(
+    sandbox: Path, runner: RecordingRunner
+) -> None:
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        assert not screen.query_one("#sasl-enabled").value  # type: ignore[attr-defined]
+        await add_login(pilot, "Bob@Example.com", PW)
+        assert app.screen is screen
+        assert screen.query_one("#sasl-enabled").value  # type: ignore[attr-defined]
+        await step_ready(pilot)
+        assert rows(screen) == ["+ bob@example.com  new login"]
+        assert screen.new_passwords == {"bob@example.com": Secret(PW)}
+        assert screen.query_one("#sasl-tls").display  # the fixture has no certificate
+        changes = static_plain(screen, "#changes-text")
+        assert "run: saslpasswd2 -p -c -f" in changes and "  < ••••••" in changes
+        assert runner.calls == []
+        assert "bob@example.com" in screen_text(app)  # the check below does see the screen
+        assert_no_password(app)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        review = app.screen
+        commands = static_plain(review, "#review-commands")
+        assert re.search(r"saslpasswd2 -p -c -f \S+/etc/sasldb2 -u example\.com bob\s+< ••••••",
+                         commands)
+        assert "add the login bob@example.com" in commands
+        assert "gpasswd -a postfix sasl" in commands
+        diff = static_plain(review, "#review-diff")
+        assert "+smtpd_sasl_auth_enable = yes" in diff
+        assert "/etc/postfix/sasl/smtpd.conf" in diff
+        assert_no_password(app, review.plan.diff())  # type: ignore[attr-defined]
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
+        apply_screen = app.screen
+        assert isinstance(apply_screen, ApplyScreen)
+        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        assert apply_screen.result is not None and apply_screen.result.ok, (
+            apply_screen.result.failed, apply_screen.result.reason)
+        log = "\n".join(line.text for line in apply_screen.query_one(RichLog).lines)
+        assert PW not in log
+        assert_no_password(app, log)
+        calls = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
+        assert len(calls) == 1
+        assert calls[0].argv[-3:] == ("-u", "example.com", "bob")
+        assert calls[0].stdin == Secret(PW)  # on stdin only
+        assert all(PW not in " ".join(c.argv) for c in runner.calls)
+        argvs = [c.argv[0] for c in runner.calls]
+        assert argvs.index("saslpasswd2") < argvs.index("install") < argvs.index("mv")
+        assert "smtpd_sasl_auth_enable = yes" in (sandbox / "etc/postfix/main.cf").read_text()
+
+
+async def test_change_password_twice_masked(sandbox: Path, runner: RecordingRunner) -> None:
+    seed_logins(sandbox, "alice@example.com", "bob@example.com")
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        await pilot.press("enter")  # alice is highlighted
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginDialog), what="dialog")
+        dialog = app.screen
+        assert isinstance(dialog, LoginDialog)
+        assert dialog.login == "alice@example.com"
+        assert not dialog.query("#field-sasl-user")  # the login is fixed
+        assert all(i.password for i in dialog.query("Input"))  # type: ignore[attr-defined]
+        await type_into(pilot, "#field-sasl-password", PW, keys=2)
+        await type_into(pilot, "#field-sasl-password_again", PW, keys=2)
+        assert "•" * len(PW) in screen_text(app)  # masked, as typed
+        assert_no_password(app)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is screen
+        await step_ready(pilot)
+        assert rows(screen)[0] == "~ alice@example.com  new password"
+        changes = static_plain(screen, "#changes-text")
+        assert "run: saslpasswd2 -p -c" in changes and "alice" in changes
+        assert "bob" not in changes
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        commands = static_plain(app.screen, "#review-commands")
+        assert "set a new password for alice@example.com" in commands
+        assert_no_password(app)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
+        apply_screen = app.screen
+        assert isinstance(apply_screen, ApplyScreen)
+        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        assert apply_screen.result is not None and apply_screen.result.ok
+        (call,) = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
+        assert call.argv[-1] == "alice" and call.stdin == Secret(PW)
+        assert_no_password(app)
+
+
+async def test_delete_asks_first(sandbox: Path, runner: RecordingRunner) -> None:
+    seed_logins(sandbox, "alice@example.com", "bob@example.com")
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        await pilot.press("down", "ctrl+d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDelete), what="confirm")
+        assert "bob@example.com" in static_plain(app.screen, "#dialog-title")
+        await pilot.press("enter")  # the focus is on Keep
+        assert app.screen is screen
+        assert rows(screen)[1].strip() == "bob@example.com"
+        await pilot.press("ctrl+d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDelete), what="confirm")
+        await pilot.click("#delete")
+        await pilot.pause()
+        assert app.screen is screen
+        await step_ready(pilot)
+        assert rows(screen)[1] == "− bob@example.com  will be deleted"
+        assert "run: saslpasswd2 -d -f" in static_plain(screen, "#changes-text")
+        # ctrl+d again keeps it; and once more marks it.
+        await pilot.press("ctrl+d")
+        await step_ready(pilot)
+        assert rows(screen)[1].strip() == "bob@example.com"
+        assert "saslpasswd2" not in static_plain(screen, "#changes-text")
+        await pilot.press("ctrl+d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDelete), what="confirm")
+        await pilot.click("#delete")
+        await step_ready(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        assert "delete the login bob@example.com" in static_plain(app.screen,
+                                                                  "#review-commands")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
+        apply_screen = app.screen
+        assert isinstance(apply_screen, ApplyScreen)
+        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        assert apply_screen.result is not None and apply_screen.result.ok
+        (call,) = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
+        assert call.argv[:2] == ("saslpasswd2", "-d") and call.argv[-1] == "bob"
+        assert call.stdin is None
+
+
+async def test_pending_add_can_be_dropped(sandbox: Path, runner: RecordingRunner) -> None:
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        await add_login(pilot, "carol@example.com", PW2)
+        await step_ready(pilot)
+        assert rows(screen) == ["+ carol@example.com  new login"]
+        await pilot.press("ctrl+d")  # a login not yet added: no question
+        await step_ready(pilot)
+        assert app.screen is screen
+        assert rows(screen) == ["no logins yet: ctrl+n adds one"]
+        assert screen.new_passwords == {}
+        assert_no_password(app)

@@ -1,0 +1,114 @@
+"""Snapshots of the SASL screen at 80×24 and 120×40 (SVGs in snapshots/test_sasl_screen/).
+
+``pytest tests/snapshot/test_sasl_screen.py --snapshot-update``, then look at every SVG.
+No password may appear in any of them (checked here too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+import mailwizard.apply
+from mailwizard.app import MailWizardApp
+from mailwizard.plan import Command
+from mailwizard.screens.review import ReviewScreen
+from mailwizard.screens.sasl import ConfirmDelete, LoginDialog
+from tests.pilot.harness import FIXED_STAMP, make_app, step_ready, type_into, wait_for
+from tests.pilot.test_sasl_screen import PW, PW2, seed_logins
+from tests.support import RecordingRunner
+
+SIZES = [(80, 24), (120, 40)]
+Scenario = Callable[[Pilot[None]], Awaitable[None]]
+
+
+async def _step(pilot: Pilot[None]) -> None:
+    await step_ready(pilot)
+
+
+async def _pending(pilot: Pilot[None]) -> None:
+    """bob marked for deletion, carol added: the list, the TLS warning, the changes."""
+    await step_ready(pilot)
+    await pilot.press("down", "ctrl+d")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDelete))
+    await pilot.click("#delete")
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, LoginDialog))
+    await type_into(pilot, "#field-sasl-user", "carol@example.com", keys=1)
+    await type_into(pilot, "#field-sasl-password", PW, keys=1)
+    await type_into(pilot, "#field-sasl-password_again", PW, keys=1)
+    await pilot.press("enter")
+    await step_ready(pilot)
+
+
+async def _add_refused(pilot: Pilot[None]) -> None:
+    """The add dialog: a bad login, a short password, masked."""
+    await step_ready(pilot)
+    await pilot.press("ctrl+n")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, LoginDialog))
+    await type_into(pilot, "#field-sasl-user", "alice@example.com", keys=1)
+    await type_into(pilot, "#field-sasl-password", "short1", keys=1)
+    await type_into(pilot, "#field-sasl-password_again", PW2, keys=1)
+    await pilot.press("enter")
+    await pilot.pause()
+
+
+async def _confirm(pilot: Pilot[None]) -> None:
+    await step_ready(pilot)
+    await pilot.press("ctrl+d")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDelete))
+    await pilot.pause()
+
+
+async def _review(pilot: Pilot[None]) -> None:
+    await _pending(pilot)
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ReviewScreen))
+    await pilot.pause()
+
+
+# name -> (scenario, logins already in sasldb2)
+SCENARIOS: dict[str, tuple[Scenario, tuple[str, ...]]] = {
+    "sasl": (_step, ()),
+    "sasl_users": (_step, ("alice@example.com", "bob@example.com")),
+    "sasl_pending": (_pending, ("alice@example.com", "bob@example.com")),
+    "sasl_add_refused": (_add_refused, ("alice@example.com",)),
+    "sasl_confirm_delete": (_confirm, ("alice@example.com", "bob@example.com")),
+    "sasl_review": (_review, ("alice@example.com", "bob@example.com")),
+}
+
+
+def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
+         runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    scenario, logins = SCENARIOS[name]
+    monkeypatch.setattr(mailwizard.apply, "_stamp", lambda: FIXED_STAMP)
+    if logins:
+        seed_logins(sandbox, *logins)
+    app: MailWizardApp = make_app(sandbox, runner, "sasl")
+    # Commands name the sandbox's temp path (saslpasswd2 -f /tmp/.../etc/sasldb2): show the
+    # logical path instead, so the SVGs do not change from run to run. (The pilot tests
+    # check the real argv.)
+    display = Command.display
+    monkeypatch.setattr(Command, "display",
+                        lambda self: display(self).replace(str(sandbox), ""))
+    assert snap_compare(app, terminal_size=size, run_before=scenario)
+
+
+def _make_test(name: str, size: tuple[int, int]) -> Callable[..., None]:
+    def test(snap_compare: Any, sandbox: Path, runner: RecordingRunner,
+             monkeypatch: pytest.MonkeyPatch) -> None:
+        _run(name, size, snap_compare, sandbox, runner, monkeypatch)
+
+    test.__name__ = f"test_{name}_{size[0]}x{size[1]}"
+    test.__doc__ = f"{name} at {size[0]}×{size[1]}"
+    return test
+
+
+for _name in SCENARIOS:
+    for _size in SIZES:
+        _test = _make_test(_name, _size)
+        globals()[_test.__name__] = _test
