@@ -9,6 +9,7 @@ closes and are only ever shown as ``••••••`` (masked inputs; ``Comma
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any, ClassVar
 
@@ -114,7 +115,12 @@ class LoginDialog(ModalScreen[tuple[str, Secret] | None]):
     """
 
     CSS_PATH = CSS
-    BINDINGS: ClassVar[list[Any]] = [Binding("escape", "cancel", "cancel")]
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("escape", "cancel", "cancel"),
+        Binding("enter", "enter", "next", show=False, priority=True),
+        Binding("tab", "app.focus_next", show=False, priority=True),
+        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
+    ]
 
     def __init__(self, login: str | None = None, taken: dict[str, str] | None = None) -> None:
         super().__init__()
@@ -185,18 +191,33 @@ class LoginDialog(ModalScreen[tuple[str, Secret] | None]):
         event.stop()
         self._check(final=False)
 
-    @on(Input.Submitted)
-    def _submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def action_enter(self) -> None:
+        """enter: the next field, or add/set from the last one (or press the focused button).
+
+        A priority binding moves the focus before the next key is routed, so keys typed
+        ahead (a password manager's auto-type) never land in the visible login field.
+        """
+        focused = self.focused
         inputs = list(self.query(Input))
-        if event.input is inputs[-1]:
-            self._done()
+        if isinstance(focused, Button):
+            focused.press()
+        elif inputs and focused is inputs[-1]:
+            self._after_typing(inputs, self._done)
         else:
             self.focus_next()
 
+    def _after_typing(self, inputs: list[Input], then: Callable[[], object]) -> None:
+        """Run ``then`` once every Input has handled the keys already sent to it (a callback
+        queued behind them on each Input in turn)."""
+        if not inputs:
+            then()
+            return
+        first, rest = inputs[0], inputs[1:]
+        first.call_later(self._after_typing, rest, then)
+
     @on(Button.Pressed, "#ok")
     def _ok(self) -> None:
-        self._done()
+        self._after_typing(list(self.query(Input)), self._done)
 
     @on(Button.Pressed, "#cancel")
     def _cancel_pressed(self) -> None:

@@ -26,7 +26,11 @@ OLD = "0ld-Password-Stored"
 
 
 def seed_logins(sandbox: Path, *logins: str, auth: bool = True) -> None:
-    """Real sasldb2 (and its chroot copy) holding ``logins``; AUTH on in main.cf."""
+    """Real sasldb2 (and its chroot copy) holding ``logins``; AUTH on in main.cf.
+
+    (smtpd_tls_auth_only is set too: with several new parameters, ``postconf -e`` appends
+    them in a random order (Postfix hash seeds), which would make snapshots flaky.)
+    """
     db = sandbox / "etc/sasldb2"
     for login in logins:
         local, _, realm = login.rpartition("@")
@@ -39,7 +43,8 @@ def seed_logins(sandbox: Path, *logins: str, auth: bool = True) -> None:
     shutil.chown(chroot, "root", "sasl")
     if auth:
         main = sandbox / "etc/postfix/main.cf"
-        main.write_text(main.read_text() + "smtpd_sasl_auth_enable = yes\n")
+        main.write_text(main.read_text()
+                        + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\n")
 
 
 def screen_text(app: App[None]) -> str:
@@ -304,4 +309,17 @@ async def test_pending_add_can_be_dropped(sandbox: Path, runner: RecordingRunner
         assert app.screen is screen
         assert rows(screen) == ["no logins yet: ctrl+n adds one"]
         assert screen.new_passwords == {}
+        assert_no_password(app)
+
+
+async def test_dialog_keys_like_a_password_manager(sandbox: Path, runner: RecordingRunner) -> None:
+    """login ⏎ password ⇥ password ⏎, all as keys: each lands in its own field."""
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginDialog), what="dialog")
+        await pilot.press(*"dan@example.com", "enter", *PW2, "tab", *PW2, "enter")
+        await wait_for(pilot, lambda: app.screen is screen, what="the dialog to close")
+        assert screen.new_passwords == {"dan@example.com": Secret(PW2)}
         assert_no_password(app)
