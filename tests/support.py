@@ -28,21 +28,49 @@ def make_sandbox(target: Path) -> Path:
 class Call:
     argv: tuple[str, ...]
     stdin: str | Secret | None
+    env: dict[str, str] | None = None
+
+
+class SandboxReader(ShRunner):
+    """Real read-only queries, except ``postfix status``: the sandbox's Postfix "runs".
+
+    A bare ``postfix status`` would ask the host's Postfix, which is not the sandbox's; the
+    reloads themselves are recorded by RecordingRunner.
+    """
+
+    def __init__(self, postfix_running: bool = True) -> None:
+        self.postfix_running = postfix_running
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        stdin: str | Secret | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        check: bool = True,
+        on_line: LineSink | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Result:
+        if tuple(argv) == ("postfix", "status"):
+            rc = 0 if self.postfix_running else 1
+            return Result(tuple(argv), rc, "", "" if rc == 0 else "postfix is not running")
+        return super().run(argv, stdin=stdin, timeout=timeout, check=check, on_line=on_line,
+                           env=env)
 
 
 @dataclass
 class RecordingRunner:
     """Records every apply-time command instead of running it.
 
-    Read-only queries (``System.query``) go to ``reader``, the real runner, so postconf
-    staging works for real on the sandbox. ``fail_on`` makes a command fail, to test rollback;
-    ``effects`` lets a test imitate what a command would change on disk.
+    Read-only queries (``System.query``) go to ``reader`` (real, but for ``postfix status``),
+    so postconf staging works for real on the sandbox. ``fail_on`` makes a command fail, to
+    test rollback; ``effects`` lets a test imitate what a command would change on disk.
     """
 
     calls: list[Call] = field(default_factory=list)
     fail_on: Callable[[tuple[str, ...]], bool] = lambda argv: False
     effects: dict[str, Callable[[tuple[str, ...]], None]] = field(default_factory=dict)
-    reader: ShRunner = field(default_factory=ShRunner)
+    reader: ShRunner = field(default_factory=SandboxReader)
     output: str = "ok\n"
 
     def run(
@@ -56,7 +84,7 @@ class RecordingRunner:
         env: dict[str, str] | None = None,
     ) -> Result:
         argv = tuple(argv)
-        self.calls.append(Call(argv, stdin))
+        self.calls.append(Call(argv, stdin, env))
         if argv[0] in self.effects:
             self.effects[argv[0]](argv)
         if self.fail_on(argv):

@@ -4,63 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from mailwizard.app import MailWizardApp
-from mailwizard.secret import Secret
-from mailwizard.system import DEFAULT_TIMEOUT, LineSink, Result, ShRunner, System
 from tests.support import RecordingRunner, sandbox_system
 
 FIXED_STAMP = "20260101T000000000000Z"
 
 
-@dataclass
-class FakeReader:
-    """Real read-only queries, except ``postfix status``: the sandbox's Postfix "runs".
-
-    (A bare ``postfix status`` would ask the host's Postfix, which is not the sandbox's.)
-    """
-
-    postfix_running: bool = True
-    real: ShRunner = field(default_factory=ShRunner)
-
-    def run(self, argv: Sequence[str], *, stdin: str | Secret | None = None,
-            timeout: float = DEFAULT_TIMEOUT, check: bool = True,
-            on_line: LineSink | None = None, env: dict[str, str] | None = None) -> Result:
-        if tuple(argv) == ("postfix", "status"):
-            rc = 0 if self.postfix_running else 1
-            return Result(tuple(argv), rc, "", "" if rc == 0 else "postfix is not running")
-        return self.real.run(argv, stdin=stdin, timeout=timeout, check=check,
-                             on_line=on_line, env=env)
-
-
-@dataclass
-class EnvRecordingRunner(RecordingRunner):
-    """A RecordingRunner that also keeps each call's extra environment."""
-
-    envs: list[dict[str, str] | None] = field(default_factory=list)
-
-    def run(self, argv: Sequence[str], *, stdin: str | Secret | None = None,
-            timeout: float = DEFAULT_TIMEOUT, check: bool = True,
-            on_line: LineSink | None = None, env: dict[str, str] | None = None) -> Result:
-        self.envs.append(env)
-        return super().run(argv, stdin=stdin, timeout=timeout, check=check,
-                           on_line=on_line, env=env)
-
-
-def fake_system(sandbox: Path, runner: RecordingRunner) -> System:
-    """The sandbox with recorded commands and a "running" Postfix."""
-    runner.reader = FakeReader()  # type: ignore[assignment]
-    return sandbox_system(sandbox, runner)
-
-
 def make_app(sandbox: Path, runner: RecordingRunner, start_step: str | None = None,
              euid: int | None = 0) -> MailWizardApp:
-    return MailWizardApp(fake_system(sandbox, runner), start_step, euid=euid)
+    return MailWizardApp(sandbox_system(sandbox, runner), start_step, euid=euid)
 
 
 async def wait_for(pilot: Pilot[None], predicate: Callable[[], bool],

@@ -289,10 +289,9 @@ async def test_preflight_installs_postfix(sandbox: Path) -> None:
     from textual.widgets import Button, Log
 
     from mailwizard.screens.preflight import PreflightScreen
-    from tests.pilot.harness import EnvRecordingRunner
 
     (sandbox / "etc/postfix/main.cf").unlink()
-    runner = EnvRecordingRunner(output="pmstatus:postfix:50:Installing postfix\nSetting up x\n")
+    runner = RecordingRunner(output="pmstatus:postfix:50:Installing postfix\nSetting up x\n")
     app = make_app(sandbox, runner)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, PreflightScreen), what="preflight")
@@ -310,7 +309,7 @@ async def test_preflight_installs_postfix(sandbox: Path) -> None:
         assert [c.argv[0] for c in runner.calls] == ["debconf-set-selections", "apt-get",
                                                      "apt-get"]
         assert "postfix/mailname string mail.example.com" in str(runner.calls[0].stdin)
-        assert runner.envs[2] == {"DEBIAN_FRONTEND": "noninteractive"}
+        assert runner.calls[2].env == {"DEBIAN_FRONTEND": "noninteractive"}
         assert "swaks" in runner.calls[2].argv
         assert "Setting up x" in "\n".join(screen.query_one(Log).lines)
         assert str(screen.query_one("#pre-action", Button).label) == "Continue"

@@ -23,11 +23,6 @@ FIXTURE_CONF = Path(__file__).parents[1] / "fixtures/debian12/etc/opendkim.conf"
 ANSWERS = DkimAnswers(domain="example.com", selector="mail", bits=2048)
 
 
-@pytest.fixture(autouse=True)
-def _postfix_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services, "postfix_running", lambda system: True)
-
-
 @pytest.fixture(scope="module")
 def real_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real 2048-bit key made by opendkim-genkey in a temp directory (mail.private/.txt)."""

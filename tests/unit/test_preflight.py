@@ -68,17 +68,8 @@ def test_parse_status_lines() -> None:
     assert preflight.parse_status("Setting up postfix (3.7.11-0+deb12u1) ...") is None
 
 
-class EnvRunner(RecordingRunner):
-    envs: list[dict[str, str] | None]
-
-    def run(self, argv, **kwargs):  # type: ignore[no-untyped-def]
-        self.envs.append(kwargs.get("env"))
-        return super().run(argv, **kwargs)
-
-
 def test_run_install_streams_lines_and_progress(sandbox: Path) -> None:
-    runner = EnvRunner(output="pmstatus:postfix:40:Unpacking postfix\nSetting up postfix\n")
-    runner.envs = []
+    runner = RecordingRunner(output="pmstatus:postfix:40:Unpacking postfix\nSetting up postfix\n")
     system = sandbox_system(sandbox, runner)
     lines: list[str] = []
     progress: list[preflight.Progress] = []
@@ -87,7 +78,7 @@ def test_run_install_streams_lines_and_progress(sandbox: Path) -> None:
     assert result.ok
     assert [c.argv[0] for c in runner.calls] == ["debconf-set-selections", "apt-get", "apt-get"]
     assert runner.calls[0].stdin is not None and "Internet Site" in str(runner.calls[0].stdin)
-    assert runner.envs[1] == {"DEBIAN_FRONTEND": "noninteractive"}
+    assert runner.calls[1].env == {"DEBIAN_FRONTEND": "noninteractive"}
     assert "Setting up postfix" in lines
     assert not any(line.startswith("pmstatus") for line in lines)
     assert preflight.Progress(58.0, "Unpacking postfix") in progress

@@ -35,7 +35,7 @@ from mailwizard.steps.sasl import (
     stored_passwords,
     with_sasl_relay,
 )
-from mailwizard.system import ShRunner, System
+from mailwizard.system import System
 from tests.support import RecordingRunner, sandbox_system
 
 PW = "Corr3ct-Horse-Battery"  # the password every test hunts for
@@ -80,19 +80,8 @@ def plan_texts(plan: Plan) -> list[object]:
 # -- a fake machine where saslpasswd2, install and mv really act on the sandbox -------------
 
 
-class _Reader(ShRunner):
-    """Real read-only queries, except `postfix status` (no Postfix runs on the host)."""
-
-    def run(self, argv, **kwargs):  # type: ignore[no-untyped-def]
-        if tuple(argv) == ("postfix", "status"):
-            from mailwizard.system import Result
-
-            return Result(tuple(argv), 0, "", "")
-        return super().run(argv, **kwargs)
-
-
 def acting_runner(root: Path) -> RecordingRunner:
-    runner = RecordingRunner(reader=_Reader())
+    runner = RecordingRunner()
 
     def saslpasswd2(argv: tuple[str, ...]) -> None:
         stdin = runner.calls[-1].stdin
