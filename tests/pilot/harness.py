@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -13,6 +14,28 @@ from mailwizard.app import MailWizardApp
 from tests.support import RecordingRunner, sandbox_system
 
 FIXED_STAMP = "20260101T000000000000Z"
+SIZES = [(80, 24), (120, 40)]  # a plain SSH window, and a larger one
+Scenario = Callable[[Pilot[None]], Awaitable[None]]
+SnapshotBody = Callable[[str, tuple[int, int], Any, Path, RecordingRunner, Any], None]
+
+
+def define_snapshot_tests(
+    namespace: dict[str, Any], names: Iterable[str], body: SnapshotBody
+) -> None:
+    """Add ``test_<name>_<W>x<H>`` to a test module for every scenario at every size.
+
+    The names are the SVG file names; ``body(name, size, snap_compare, sandbox, runner,
+    monkeypatch)`` builds the app and asserts ``snap_compare``.
+    """
+    for name in names:
+        for size in SIZES:
+            def test(snap_compare: Any, sandbox: Path, runner: RecordingRunner,
+                     monkeypatch: Any, name: str = name, size: tuple[int, int] = size) -> None:
+                body(name, size, snap_compare, sandbox, runner, monkeypatch)
+
+            test.__name__ = f"test_{name}_{size[0]}x{size[1]}"
+            test.__doc__ = f"{name} at {size[0]}×{size[1]}"
+            namespace[test.__name__] = test
 
 
 def make_app(sandbox: Path, runner: RecordingRunner, start_step: str | None = None,

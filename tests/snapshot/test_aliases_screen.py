@@ -5,18 +5,14 @@ Only states without a command in "What will change": postalias names the sandbox
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
-from tests.pilot.harness import make_app, step_ready, type_into
+from tests.pilot.harness import SIZES, Scenario, make_app, step_ready, type_into
 from tests.support import RecordingRunner
-
-SIZES = [(80, 24), (120, 40)]
-Scenario = Callable[[Pilot[None]], Awaitable[None]]
 
 
 async def _initial(pilot: Pilot[None]) -> None:

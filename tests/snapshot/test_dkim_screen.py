@@ -6,18 +6,20 @@ The "key" scenario uses the fixed TEST_KEY below so the record shown is always t
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
 
 from mailwizard.app import MailWizardApp
-from tests.pilot.harness import make_app, step_ready, type_into
+from tests.pilot.harness import (
+    Scenario,
+    define_snapshot_tests,
+    make_app,
+    step_ready,
+    type_into,
+)
 from tests.support import RecordingRunner
-
-SIZES = [(80, 24), (120, 40)]
-Scenario = Callable[[Pilot[None]], Awaitable[None]]
 
 # A throw-away 2048-bit RSA key made for these snapshots only (it signs nothing real).
 TEST_KEY = """\
@@ -70,22 +72,15 @@ SCENARIOS: dict[str, tuple[Scenario, bool]] = {
 }
 
 
-def _make_test(name: str, size: tuple[int, int]) -> Callable[..., None]:
-    def test(snap_compare: Any, sandbox: Path, runner: RecordingRunner) -> None:
-        scenario, with_key = SCENARIOS[name]
-        if with_key:
-            key = sandbox / "etc/dkimkeys/mail.private"
-            key.write_text(TEST_KEY)
-            key.chmod(0o600)
-        app: MailWizardApp = make_app(sandbox, runner, "dkim")
-        assert snap_compare(app, terminal_size=size, run_before=scenario)
-
-    test.__name__ = f"test_{name}_{size[0]}x{size[1]}"
-    test.__doc__ = f"{name} at {size[0]}×{size[1]}"
-    return test
+def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
+         runner: RecordingRunner, monkeypatch: Any) -> None:
+    scenario, with_key = SCENARIOS[name]
+    if with_key:
+        key = sandbox / "etc/dkimkeys/mail.private"
+        key.write_text(TEST_KEY)
+        key.chmod(0o600)
+    app: MailWizardApp = make_app(sandbox, runner, "dkim")
+    assert snap_compare(app, terminal_size=size, run_before=scenario)
 
 
-for _name in SCENARIOS:
-    for _size in SIZES:
-        _test = _make_test(_name, _size)
-        globals()[_test.__name__] = _test
+define_snapshot_tests(globals(), SCENARIOS, _run)

@@ -6,7 +6,6 @@ No password may appear in any of them (checked here too).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,17 @@ from mailwizard.app import MailWizardApp
 from mailwizard.plan import Command
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.sasl import ConfirmDelete, LoginDialog
-from tests.pilot.harness import FIXED_STAMP, make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import (
+    FIXED_STAMP,
+    Scenario,
+    define_snapshot_tests,
+    make_app,
+    step_ready,
+    type_into,
+    wait_for,
+)
 from tests.pilot.test_sasl_screen import PW, PW2, seed_logins
 from tests.support import RecordingRunner
-
-SIZES = [(80, 24), (120, 40)]
-Scenario = Callable[[Pilot[None]], Awaitable[None]]
 
 
 async def _step(pilot: Pilot[None]) -> None:
@@ -98,17 +102,4 @@ def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
     assert snap_compare(app, terminal_size=size, run_before=scenario)
 
 
-def _make_test(name: str, size: tuple[int, int]) -> Callable[..., None]:
-    def test(snap_compare: Any, sandbox: Path, runner: RecordingRunner,
-             monkeypatch: pytest.MonkeyPatch) -> None:
-        _run(name, size, snap_compare, sandbox, runner, monkeypatch)
-
-    test.__name__ = f"test_{name}_{size[0]}x{size[1]}"
-    test.__doc__ = f"{name} at {size[0]}×{size[1]}"
-    return test
-
-
-for _name in SCENARIOS:
-    for _size in SIZES:
-        _test = _make_test(_name, _size)
-        globals()[_test.__name__] = _test
+define_snapshot_tests(globals(), SCENARIOS, _run)

@@ -5,18 +5,20 @@ Update with ``pytest tests/snapshot/test_spf_screen.py --snapshot-update`` and l
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
 
 from mailwizard.app import MailWizardApp
-from tests.pilot.harness import make_app, step_ready, type_into
+from tests.pilot.harness import (
+    Scenario,
+    define_snapshot_tests,
+    make_app,
+    step_ready,
+    type_into,
+)
 from tests.support import RecordingRunner
-
-SIZES = [(80, 24), (120, 40)]
-Scenario = Callable[[Pilot[None]], Awaitable[None]]
 
 
 async def _initial(pilot: Pilot[None]) -> None:
@@ -42,17 +44,10 @@ async def _edited(pilot: Pilot[None]) -> None:
 SCENARIOS: dict[str, Scenario] = {"spf": _initial, "spf_edited": _edited}
 
 
-def _make_test(name: str, size: tuple[int, int]) -> Callable[..., None]:
-    def test(snap_compare: Any, sandbox: Path, runner: RecordingRunner) -> None:
-        app: MailWizardApp = make_app(sandbox, runner, "spf")
-        assert snap_compare(app, terminal_size=size, run_before=SCENARIOS[name])
-
-    test.__name__ = f"test_{name}_{size[0]}x{size[1]}"
-    test.__doc__ = f"{name} at {size[0]}×{size[1]}"
-    return test
+def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
+         runner: RecordingRunner, monkeypatch: Any) -> None:
+    app: MailWizardApp = make_app(sandbox, runner, "spf")
+    assert snap_compare(app, terminal_size=size, run_before=SCENARIOS[name])
 
 
-for _name in SCENARIOS:
-    for _size in SIZES:
-        _test = _make_test(_name, _size)
-        globals()[_test.__name__] = _test
+define_snapshot_tests(globals(), SCENARIOS, _run)

@@ -6,20 +6,16 @@ date, so new certificates give the same picture.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
 
-from tests.pilot.harness import make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import SIZES, Scenario, make_app, step_ready, type_into, wait_for
 from tests.pilot.test_tls_screen import CERT, KEY, install
 from tests.pilot.test_tls_screen import certs as certs  # the module-scoped fixture
 from tests.support import RecordingRunner
-
-SIZES = [(80, 24), (120, 40)]
-Scenario = Callable[[Pilot[None]], Awaitable[None]]
 
 
 async def _initial(pilot: Pilot[None]) -> None:
