@@ -7,19 +7,16 @@ TLS handshake completes. The second apply of the same file has nothing to do.
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from tests.integration.nsenv import Namespace
+from tests.integration.wizard import run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
-PROJECT = Path(__file__).resolve().parents[2]
 HOSTNAME = "mail.example.com"
 DOMAIN = "mail.example.com"  # in Debian's mydestination ($myhostname, mail.example.com, ...)
 USERS = ("mwalice", "mwbob")
@@ -53,9 +50,9 @@ def ns() -> Iterator[Namespace]:
         yield namespace
 
 
-def mailwizard(ns: Namespace, *args: str, check: bool = True) -> str:
-    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mailwizard", *args))
-    result = ns.run(f"cd {shlex.quote(str(PROJECT))}\n{argv} 2>&1", timeout=180, check=check)
+def mailwizard(ns: Namespace, *args: str) -> str:
+    result = run_wizard(ns, *args)
+    assert result.returncode == 0, result.stdout
     return result.stdout
 
 
@@ -134,9 +131,7 @@ def test_apply_sets_aliases_and_starttls_then_nothing_to_do(ns: Namespace) -> No
         "print(by_name('aliases').status(s).state, by_name('tls').status(s).state,"
         " tls_configured(s))\n"
     )
-    states = ns.run(
-        f"cd {shlex.quote(str(PROJECT))}\n{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
-    ).stdout.split()
+    states = run_python(ns, script).split()
     # The snakeoil certificate names the namespace's host name while myhostname is the
     # host's own: a name warning is fine, an error is not.
     assert states[0] == "ok" and states[1] in ("ok", "warn") and states[2] == "True", states

@@ -8,18 +8,15 @@ with Postfix still delivering.
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.integration.nsenv import Namespace
+from tests.integration.wizard import run_wizard
 
 pytestmark = pytest.mark.integration
 
-PROJECT = Path(__file__).resolve().parents[2]
 FILES = ("/etc/hostname", "/etc/mailname", "/etc/hosts", "/etc/postfix/main.cf",
          "/etc/postfix/master.cf")
 ANSWERS = """\
@@ -49,9 +46,7 @@ def ns() -> Iterator[Namespace]:
 
 
 def mailwizard(ns: Namespace, *args: str, env: str = "") -> tuple[int, str]:
-    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mailwizard", *args))
-    result = ns.run(f"cd {shlex.quote(str(PROJECT))}\n{env} {argv} 2>&1", timeout=180,
-                    check=False)
+    result = run_wizard(ns, *args, env=env)
     return result.returncode, result.stdout
 
 

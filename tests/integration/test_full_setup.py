@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import base64
 import shlex
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.integration.nsenv import Namespace
+from tests.integration.wizard import run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
-PROJECT = Path(__file__).resolve().parents[2]
 PASSWORD = "Corr3ct-Horse-Battery-9"
 USER = "postmaster@example.com"
 OUTSIDE = "192.0.2.10"  # in sender.test's SPF record
@@ -68,12 +66,7 @@ ns IN A 127.0.0.1
 
 
 def mailwizard(ns: Namespace, *args: str) -> tuple[int, str]:
-    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mailwizard", *args))
-    result = ns.run(
-        f"cd {shlex.quote(str(PROJECT))}\n"
-        f"MAILWIZARD_PASSWORD_POSTMASTER={shlex.quote(PASSWORD)} {argv} 2>&1",
-        timeout=240, check=False,
-    )
+    result = run_wizard(ns, *args, env=f"MAILWIZARD_PASSWORD_POSTMASTER={shlex.quote(PASSWORD)}")
     return result.returncode, result.stdout
 
 
@@ -107,11 +100,11 @@ def ns() -> Iterator[Namespace]:
 
 def publish_example_zone(ns: Namespace) -> None:
     """Serve example.com with the DKIM record of the key the apply generated."""
-    record = ns.run(
-        f"cd {shlex.quote(str(PROJECT))}\n{sys.executable} -c "
-        "'from mailwizard.steps.dkim import public_record; from mailwizard.system import System;"
-        " print(public_record(System(), \"example.com\", \"mail\")[0])'"
-    ).stdout.strip()
+    record = run_python(
+        ns, "from mailwizard.steps.dkim import public_record\n"
+            "from mailwizard.system import System\n"
+            "print(public_record(System(), 'example.com', 'mail')[0])"
+    ).strip()
     zone = (
         "$ORIGIN example.com.\n$TTL 300\n"
         "@ IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300\n"

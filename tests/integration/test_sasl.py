@@ -12,20 +12,18 @@ bytes that were already on disk before an apply (see test_passwords_never_leak).
 from __future__ import annotations
 
 import os
-import shlex
 import smtplib
 import ssl
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.integration.nsenv import Namespace
+from tests.integration.wizard import run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
-PROJECT = Path(__file__).resolve().parents[2]
 HOSTNAME = "mail.example.com"
 PW_ALICE = "Int3gration-Alice-Pass"
 PW_BOB = "Int3gration-Bob-Secret"
@@ -80,8 +78,7 @@ def ns() -> Iterator[Namespace]:
 
 
 def mailwizard(ns: Namespace, *args: str) -> str:
-    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mailwizard", *args))
-    result = ns.run(f"cd {shlex.quote(str(PROJECT))}\n{argv} 2>&1", timeout=180, check=False)
+    result = run_wizard(ns, *args)
     OUTPUTS.append(result.stdout + result.stderr)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
@@ -199,8 +196,7 @@ def test_second_user_works_at_once_and_third_apply_is_empty(ns: Namespace) -> No
 def test_status_via_the_engine(ns: Namespace) -> None:
     code = ("from mailwizard.steps.sasl import SaslStep; from mailwizard.system import System; "
             "s = SaslStep().status(System()); print(s.state, s.summary, sep='|')")
-    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-c", code))
-    out = ns.run(f"cd {shlex.quote(str(PROJECT))}\n{argv}").stdout.strip()
+    out = run_python(ns, code).strip()
     assert out == "ok|2 users"
 
 

@@ -12,7 +12,6 @@ import json
 import mailbox
 import re
 import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,10 @@ from uuid import uuid4
 import pytest
 
 from tests.integration.nsenv import Namespace
+from tests.integration.wizard import run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
 HOSTNAME = "mail.example.com"
 ANSWERS = """\
 [hostname]
@@ -50,11 +49,8 @@ rua = "postmaster@example.com"
 
 
 def _apply(ns: Namespace, answers: Path) -> str:
-    result = ns.run(
-        f"cd {shlex.quote(str(REPO))}\n"
-        f"{shlex.quote(sys.executable)} -m mailwizard apply {shlex.quote(str(answers))}",
-        timeout=240,
-    )
+    result = run_wizard(ns, "apply", str(answers))
+    assert result.returncode == 0, result.stdout
     return result.stdout
 
 
@@ -62,9 +58,7 @@ def _python(ns: Namespace, code: str) -> Any:
     """Run mailwizard code inside (a process of its own: ``sh`` needs threads, which a
     process that only entered the PID namespace cannot start); return its JSON output."""
     script = f"import json\n{code}\nprint(json.dumps(result))\n"
-    out = ns.run(f"cd {shlex.quote(str(REPO))}\n{shlex.quote(sys.executable)} -c "
-                 + shlex.quote(script))
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(run_python(ns, script).strip().splitlines()[-1])
 
 
 def _public_record(ns: Namespace) -> tuple[str, str] | None:

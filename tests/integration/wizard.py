@@ -1,0 +1,34 @@
+"""Running this checkout's mailwizard inside a test namespace."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.nsenv import Namespace
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def run_wizard(
+    ns: Namespace, *args: str, env: str = "", timeout: float = 240.0
+) -> subprocess.CompletedProcess[str]:
+    """``python -m mailwizard ARGS`` inside ``ns`` from the checkout, stderr in stdout.
+
+    ``env`` is a shell prefix such as ``PATH=/x:$PATH`` (expanded inside the namespace).
+    Never raises for a non-zero exit: the tests assert on the code.
+    """
+    argv = " ".join(shlex.quote(a) for a in (sys.executable, "-m", "mailwizard", *args))
+    return ns.run(f"cd {shlex.quote(str(PROJECT))}\n{env} {argv} 2>&1", timeout=timeout,
+                  check=False)
+
+
+def run_python(ns: Namespace, code: str) -> str:
+    """Run Python with the project importable inside ``ns``; its stdout. (``sh`` needs
+    threads, which a process that only entered the PID namespace, as ``Namespace.call``'s
+    child does, cannot start.)"""
+    return ns.run(
+        f"cd {shlex.quote(str(PROJECT))}\n{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+    ).stdout
