@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailwizard.plan import FileChange
-from mailwizard.system import System
+from mailwizard.system import Result, System
 
 CONFIG_DIR = "/etc/postfix"
 MAIN_CF = f"{CONFIG_DIR}/main.cf"
@@ -67,15 +67,24 @@ def expanded(system: System, name: str) -> str:
     return _dump(system, ("-x",)).get(name, "")
 
 
-def _dump(system: System, flags: tuple[str, ...]) -> dict[str, str]:
-    main, master = _files(system)
-    key = f"postconf{''.join(flags)}:" + hashlib.sha256(main + b"\0" + master).hexdigest()
+def _query(system: System, main: bytes, master: bytes, *flags: str) -> Result:
+    """``postconf -c COPY FLAGS`` on an aged copy of the two files, cached by their content:
+    one postconf start serves every step that reads the same configuration."""
+    key = f"postconf {' '.join(flags)}:" + hashlib.sha256(main + b"\0" + master).hexdigest()
     cached = system.cache.get(key)
-    if isinstance(cached, dict):
+    if isinstance(cached, Result):
         return cached
     with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
         _write_stage(Path(tmp), main, master)
         result = system.query(["postconf", "-c", tmp, *flags])
+    result = Result(result.argv, result.rc, result.stdout.replace(tmp, CONFIG_DIR),
+                    result.stderr.replace(tmp, CONFIG_DIR))
+    system.cache[key] = result
+    return result
+
+
+def _dump(system: System, flags: tuple[str, ...]) -> dict[str, str]:
+    result = _query(system, *_files(system), *flags)
     if not result.ok:
         raise StagingError(f"postconf could not read {MAIN_CF}: {result.stderr.strip()}")
     values: dict[str, str] = {}
@@ -83,7 +92,6 @@ def _dump(system: System, flags: tuple[str, ...]) -> dict[str, str]:
         name, sep, value = line.partition(" =")
         if sep:
             values[name.strip()] = value.strip()
-    system.cache[key] = values
     return values
 
 
@@ -173,17 +181,8 @@ def stage(
 
 
 def _warnings_before(system: System, main: bytes, master: bytes) -> list[str]:
-    """``postconf -n`` warnings of the unedited files (cached by content)."""
-    key = "postconf-n:" + hashlib.sha256(main + b"\0" + master).hexdigest()
-    cached = system.cache.get(key)
-    if isinstance(cached, list):
-        return cached
-    with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
-        _write_stage(Path(tmp), main, master)
-        result = system.query(["postconf", "-c", tmp, "-n"])
-    found = [m.replace(tmp, CONFIG_DIR) for m in _WARNING.findall(result.stderr)]
-    system.cache[key] = found
-    return found
+    """``postconf -n`` warnings of the unedited files."""
+    return _WARNING.findall(_query(system, main, master, "-n").stderr)
 
 
 def check_config(system: System) -> list[str]:
@@ -198,20 +197,11 @@ def check_config(system: System) -> list[str]:
 
 def services(system: System) -> dict[str, str]:
     """master.cf entries: ``name/type`` -> the whole entry line (``postconf -M``)."""
-    main, master = _files(system)
-    key = "postconf-M:" + hashlib.sha256(main + b"\0" + master).hexdigest()
-    cached = system.cache.get(key)
-    if isinstance(cached, dict):
-        return cached
-    with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
-        _write_stage(Path(tmp), main, master)
-        result = system.query(["postconf", "-c", tmp, "-M"])
     entries: dict[str, str] = {}
-    for line in result.stdout.splitlines():
+    for line in _query(system, *_files(system), "-M").stdout.splitlines():
         fields = line.split()
         if len(fields) >= 8:
             entries[f"{fields[0]}/{fields[1]}"] = " ".join(fields)
-    system.cache[key] = entries
     return entries
 
 
