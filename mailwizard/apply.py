@@ -351,6 +351,7 @@ def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
         return ApplyResult(False, backup.directory, what, reason, restored, run.log)
     system.cache.clear()
     backup.finish("applied", [c.undo for c in run.ran if c.undo])
+    keep_last(system)
     run.emit("done", "applied", step=True)
     return ApplyResult(True, backup.directory, log=run.log)
 
@@ -412,7 +413,7 @@ def rollback(system: System, directory: str | None = None, emit: Emit | None = N
 
 
 def keep_last(system: System, count: int = 20) -> None:
-    """Prune old backups so /var/backups does not grow without end."""
+    """Prune old backups so /var/backups does not grow without end (after each apply)."""
     base: Path = system.path(BACKUP_ROOT)
     if not base.is_dir():
         return

@@ -106,11 +106,6 @@ def _run_app(system: System, step: str | None) -> int:
     return EXIT_OK
 
 
-def _print_plan_text(text: str) -> None:
-    sys.stdout.write(text)
-    sys.stdout.flush()
-
-
 def cmd_apply(system: System, ns: argparse.Namespace) -> int:
     from mailwizard import answers
     from mailwizard.apply import Event, apply
@@ -136,7 +131,7 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
     if plan.is_empty:
         print("Nothing to do: the system already matches the answers.")
         return EXIT_OK
-    _print_plan_text(plan.diff())
+    sys.stdout.write(plan.diff())
     for line in plan.summary():
         if line.startswith(("run:", "restart:", "reload:")):
             print(line)

@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,10 +118,6 @@ def split_list(value: str) -> list[str]:
     if buf:
         items.append(buf)
     return items
-
-
-def join_list(items: Iterable[str]) -> str:
-    return ", ".join(items)
 
 
 @dataclass(frozen=True)

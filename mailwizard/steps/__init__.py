@@ -27,16 +27,8 @@ STEPS: list[Step[Any]] = [
     Unavailable("test", "Test"),
 ]
 
-# Answers-file sections that belong to a step but are not a step of their own.
-EXTRA_SECTIONS: dict[str, str] = {}
-
-
 def by_name(name: str) -> Step[Any]:
     for step in STEPS:
         if step.name == name:
             return step
     raise KeyError(name)
-
-
-def names() -> list[str]:
-    return [step.name for step in STEPS]
