@@ -157,7 +157,9 @@ def stage(
         if remove_main:
             calls.append(["postconf", "-c", tmp, "-X", *remove_main])
         for argv in calls:
-            result = system.query(argv)
+            # Without NORANDOMIZE, postconf -e appends new parameters in a random order,
+            # so the same answers would give differently ordered diffs.
+            result = system.query(argv, env={"NORANDOMIZE": "1"})
             if not result.ok:
                 raise StagingError(result.stderr.strip() or f"postconf exit {result.rc}")
             _age(stage_dir)

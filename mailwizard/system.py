@@ -313,10 +313,17 @@ class System:
             argv, stdin=stdin, timeout=timeout, check=check, on_line=on_line, env=env
         )
 
-    def query(self, argv: Sequence[str], *, timeout: float = 20.0, check: bool = False) -> Result:
+    def query(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float = 20.0,
+        check: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> Result:
         """A read-only command (postconf -h, sasldblistusers2): safe in previews and tests."""
         runner = getattr(self.runner, "reader", self.runner)
-        return runner.run(argv, timeout=timeout, check=check)
+        return runner.run(argv, timeout=timeout, check=check, env=env)
 
     def write_atomic(
         self,

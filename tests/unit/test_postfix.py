@@ -208,3 +208,13 @@ def test_versions(system: System) -> None:
     assert postfix.version_tuple("3.7.11") == (3, 7, 11)
     assert postfix.version_tuple(postfix.version(system)) >= (3, 0)
     assert postfix.installed(system)
+
+
+def test_several_new_parameters_are_staged_in_the_same_order_every_time(system: System) -> None:
+    """postconf -e appends new names in a random order unless NORANDOMIZE is set."""
+    edits = {f"smtpd_{name}": "yes" for name in (
+        "sasl_auth_enable", "tls_auth_only", "tls_received_header", "tls_loglevel",
+        "delay_reject", "helo_required")}
+    edits["smtpd_tls_loglevel"] = "1"
+    results = {postfix.stage(system, set_main=edits).changes[0].after for _ in range(6)}
+    assert len(results) == 1
