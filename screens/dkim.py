@@ -28,6 +28,7 @@ from mailwizard.steps.dmarc import DmarcAnswers, DmarcStep
 from mailwizard.validate import Invalid
 
 from .step_base import Check, Field, StepScreen
+from .toggles import Choice
 
 DOMAIN = "dkim.domain"
 SELECTOR = "dkim.selector"
@@ -93,11 +94,11 @@ class DkimScreen(StepScreen[DkimAnswers]):
                 id="field-dkim-selector", compact=True),
                 hint="one word, like mail; a new one gives a new key"),
             Field("Key size", BITS, widget=RadioSet(
-                *(RadioButton(f"{bits} bits", bits == SIZES[0], id=f"dkim-bits-{bits}")
+                *(Choice(f"{bits} bits", bits == SIZES[0], id=f"dkim-bits-{bits}")
                   for bits in SIZES), id="dkim-bits", compact=True),
                 hint="2048: what receivers expect · 4096: may not fit a DNS panel"),
             Field("DMARC", POLICY, widget=RadioSet(
-                *(RadioButton(policy, policy == "none", id=f"dmarc-{policy}")
+                *(Choice(policy, policy == "none", id=f"dmarc-{policy}")
                   for policy in dnsrecords.DMARC_POLICIES), id="dmarc-policy", compact=True),
                 hint="DMARC: what receivers do with mail failing both; start: none"),
             Field("Reports to", RUA, widget=Input(

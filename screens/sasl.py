@@ -29,6 +29,7 @@ from mailwizard.steps.sasl import SaslAnswers, SaslUser, password_problems
 from mailwizard.validate import Invalid
 
 from .step_base import Field, StepScreen
+from .toggles import Tick
 
 USERS = "sasl.users"
 ENABLED = "sasl.enabled"
@@ -258,7 +259,7 @@ class SaslScreen(StepScreen[SaslAnswers]):
     def compose_form(self) -> ComposeResult:
         yield LoginsField("Logins", USERS, widget=OptionList(id="sasl-logins"),
                           hint="⏎ new password · ^n add · ^d delete · all after review")
-        yield AuthField("AUTH", ENABLED, widget=Checkbox(
+        yield AuthField("AUTH", ENABLED, widget=Tick(
             "offer logins after STARTTLS (ports 25 and 587)", id="sasl-enabled"))
 
     @property

@@ -23,6 +23,7 @@ from mailwizard.steps.spf import SpfAnswers
 from mailwizard.validate import Invalid
 
 from .step_base import Check, Field, StepScreen
+from .toggles import Choice, Tick
 
 ALLOW = "spf.allow"  # the mx and a boxes (part of spf.record)
 EXTRA = "spf.extra"  # ip4:/ip6:/include: terms (part of spf.record)
@@ -77,20 +78,20 @@ class SpfScreen(StepScreen[SpfAnswers]):
         allow = Field("Allowed", ALLOW,
                       hint="mx: your MX servers · a: the address your domain points to",
                       widget=Horizontal(
-                          Checkbox("mx", True, id="spf-mx", compact=True),
-                          Checkbox("a", False, id="spf-a", compact=True),
+                          Tick("mx", True, id="spf-mx", compact=True),
+                          Tick("a", False, id="spf-a", compact=True),
                           id="spf-allow"))
         extra = Field("Also allowed", EXTRA, widget=Input(
             placeholder="ip4:192.0.2.1, include:_spf.example.net",
             validators=[Check(spf_term, each=True)], id="field-spf-extra", compact=True),
             hint="other senders: ip4:ADDRESS, ip6:ADDRESS, include:DOMAIN")
         others = Field("Others", ALL, hint="~all: soft fail (start here) · -all: refuse",
-                       widget=RadioSet(RadioButton("~all", True, id="spf-softfail"),
-                                       RadioButton("-all", id="spf-fail"),
+                       widget=RadioSet(Choice("~all", True, id="spf-softfail"),
+                                       Choice("-all", id="spf-fail"),
                                        id="spf-all", compact=True))
         record = Field("Record", RECORD, widget=Static(id="spf-record", markup=False),
                        hint="")
-        incoming = Field("Incoming", INCOMING, widget=Checkbox(
+        incoming = Field("Incoming", INCOMING, widget=Tick(
             "check the SPF of mail this server receives", True, id="spf-incoming",
             compact=True), hint="refuses mail that fails its sender's SPF record")
         for field in (allow, extra, others, record, incoming):

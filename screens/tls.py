@@ -20,6 +20,7 @@ from mailwizard import validate
 from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY, TlsAnswers, letsencrypt_pair
 
 from .step_base import Check, Field, StepScreen
+from .toggles import Choice
 
 SOURCE = "tls.snakeoil"  # snakeoil problems are the source's problems
 CERT = "tls.cert_file"
@@ -57,9 +58,9 @@ class TlsScreen(StepScreen[TlsAnswers]):
 
     def compose_form(self) -> ComposeResult:
         source = RadioSet(
-            RadioButton("Let's Encrypt", id="tls-le", disabled=True),
-            RadioButton("Your own files", id="tls-own"),
-            RadioButton("Snakeoil", id="tls-snakeoil"),
+            Choice("Let's Encrypt", id="tls-le", disabled=True),
+            Choice("Your own files", id="tls-own"),
+            Choice("Snakeoil", id="tls-snakeoil"),
             id="tls-source", compact=True)
         fields = [
             Field("Certificate", SOURCE, widget=source, hint=""),
