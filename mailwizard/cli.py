@@ -20,11 +20,13 @@ EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 VERBS: dict[str, str] = {
     "apply": "apply FILE [--dry-run]   headless: plan from an answers file, show the diff, apply",
-    "check": "check [--json] ...       configuration and DNS report (not available yet)",
+    "check": "check [--json] [--live [--to A] [--source A] [--user U]]\n"
+             "                           configuration and DNS report (not available yet);\n"
+             "                           --live: the live SMTP tests",
     "zone": "zone [--ipv4 A] ...      the DNS records to publish (not available yet)",
     "rollback": "rollback                 restore the files of the last apply",
 }
-UNBUILT_VERBS = {"check", "zone"}
+UNBUILT_VERBS = {"zone"}
 
 
 def _epilog() -> str:
@@ -91,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_apply(system, _apply_parser().parse_args(args.args))
     if command == "rollback":
         return cmd_rollback(system)
+    if command == "check":
+        return cmd_check(system, _check_parser().parse_args(args.args))
     if command in UNBUILT_VERBS:
         print(f"mailwizard {command}: not available yet in this version", file=sys.stderr)
         return EXIT_UNAVAILABLE
@@ -158,6 +162,30 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
         print(f"mailwizard: NOT every file could be restored: the old files are in "
               f"{result.backup}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _check_parser() -> argparse.ArgumentParser:
+    from mailwizard import livecli
+
+    p = _Parser(prog="mailwizard check", description="Judge the server: DNS, configuration and"
+                " (with --live) real SMTP sessions. Exit 0: nothing failed; 1: a check failed;"
+                " 2: the checks could not run.")
+    p.add_argument("--json", action="store_true", help="print the results as JSON")
+    p.add_argument("--nameserver", metavar="HOST[:PORT]", help="ask this DNS server")
+    p.add_argument("--ipv4", metavar="A", help="this server's public IPv4 address")
+    p.add_argument("--ipv6", metavar="A", help="this server's public IPv6 address")
+    livecli.add_arguments(p)
+    return p
+
+
+def cmd_check(system: System, ns: argparse.Namespace) -> int:
+    from mailwizard import livecli
+
+    if not ns.live:
+        print("mailwizard check: the DNS and configuration report is not available yet in this"
+              " version (--live runs the SMTP tests)", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    return livecli.main(system, ns, as_json=ns.json)
 
 
 def cmd_rollback(system: System) -> int:
