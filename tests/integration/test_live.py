@@ -187,7 +187,7 @@ def verify_sink_dkim(ns: Namespace) -> list[bool]:
 
         box = mailbox.Maildir(SINK_DIR, create=False)
         return [bool(dkim.verify(box.get_bytes(k).replace(b"\n", b"\r\n"), dnsfunc=dnsfunc))
-                for k in box.keys()]
+                for k in box.iterkeys()]
 
     return ns.call(verify)
 
