@@ -61,6 +61,9 @@ class MailWizardApp(App[None]):
     """The wizard. ``start_step`` opens that step's screen over the hub."""
 
     TITLE = "mailwizard"
+    # The hub's CSS is parsed with the app's own: pushing the first screen then adds no
+    # stylesheet, which would mean parsing every rule again before the first frame.
+    CSS_PATH = ui.HubScreen.CSS_PATH
     COMMANDS: ClassVar[Any] = App.COMMANDS | {StepCommands}
     COMMAND_PALETTE_DISPLAY = "^p"
     BINDINGS: ClassVar[list[Any]] = [
@@ -102,7 +105,7 @@ class MailWizardApp(App[None]):
         if not self.can_open(name):
             self.notify(f"{step.title}: not available yet", severity="warning")
             return
-        screen_cls = ui.SCREENS[name]
+        screen_cls = ui.step_screen(name)
         if from_hub:
             self.back_to_hub()
         self.push_screen(screen_cls(step))

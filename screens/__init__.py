@@ -1,36 +1,60 @@
 """The Textual screens (installed as ``mailwizard.screens``; import each other relatively).
 
-``SCREENS`` maps a step's name to its screen class: adding a step's screen is a module
-(see ``step_base.StepScreen`` for the contract) plus one line here.
+Only the hub is imported with the package: it is the first frame, and every other screen
+module (and what it pulls in: Markdown, RichLog, the step screens' widgets) is imported
+when that screen is first opened. ``SCREENS`` maps a step's name to ``module.Class`` of
+its screen: adding a step's screen is a module (see ``step_base.StepScreen`` for the
+contract) plus one line here; ``step_screen(name)`` imports it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from .aliases import AliasesScreen
-from .apply import ApplyScreen
-from .dkim import DkimScreen
-from .domains import DomainsScreen
-from .help import HelpScreen
-from .hostname import HostnameScreen
 from .hub import HubScreen
-from .preflight import PreflightScreen
-from .review import ReviewScreen
-from .sasl import SaslScreen
-from .spf import SpfScreen
-from .step_base import Field, StepScreen
-from .tls import TlsScreen
 
-SCREENS: dict[str, type[StepScreen[Any]]] = {
-    "hostname": HostnameScreen,
-    "domains": DomainsScreen,
-    "aliases": AliasesScreen,
-    "tls": TlsScreen,
-    "spf": SpfScreen,
-    "dkim": DkimScreen,
-    "sasl": SaslScreen,
+if TYPE_CHECKING:
+    from .apply import ApplyScreen
+    from .help import HelpScreen
+    from .preflight import PreflightScreen
+    from .review import ReviewScreen
+    from .step_base import Field, StepScreen
+
+SCREENS: dict[str, str] = {
+    "hostname": "hostname.HostnameScreen",
+    "domains": "domains.DomainsScreen",
+    "aliases": "aliases.AliasesScreen",
+    "tls": "tls.TlsScreen",
+    "spf": "spf.SpfScreen",
+    "dkim": "dkim.DkimScreen",
+    "sasl": "sasl.SaslScreen",
 }
+
+# The other screens, by the module that defines them: imported on first use (PEP 562).
+_LAZY: dict[str, str] = {
+    "ApplyScreen": "apply",
+    "Field": "step_base",
+    "HelpScreen": "help",
+    "PreflightScreen": "preflight",
+    "ReviewScreen": "review",
+    "StepScreen": "step_base",
+}
+
+
+def step_screen(name: str) -> type[StepScreen[Any]]:
+    """The screen class of step ``name`` (a key of ``SCREENS``), its module imported now."""
+    module, _, cls = SCREENS[name].rpartition(".")
+    screen: type[StepScreen[Any]] = getattr(import_module(f".{module}", __name__), cls)
+    return screen
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f".{module}", __name__), name)
+
 
 __all__ = [
     "SCREENS",
@@ -41,4 +65,5 @@ __all__ = [
     "PreflightScreen",
     "ReviewScreen",
     "StepScreen",
+    "step_screen",
 ]

@@ -103,9 +103,14 @@ class HubScreen(WizardScreen):
         self._show_detail()
 
     def on_screen_resume(self) -> None:
-        """Read the statuses whenever the hub is shown (again): something may have changed."""
+        """Read the statuses whenever the hub is shown (again): something may have changed.
+
+        The reads start once this frame is on screen: their thread would otherwise hold
+        the interpreter (importing ``sh``, parsing postconf) while the first frame is drawn.
+        """
         if self.app.screen is self:
-            self.refresh_statuses()
+            self.checking = True
+            self.call_after_refresh(self.refresh_statuses)
 
     # Statuses ---------------------------------------------------------------------------
 
