@@ -23,10 +23,11 @@ VERBS: dict[str, str] = {
     "check": "check [--json] [--live [--to A] [--source A] [--user U]]\n"
              "                           configuration and DNS report (not available yet);\n"
              "                           --live: the live SMTP tests",
-    "zone": "zone [--ipv4 A] ...      the DNS records to publish (not available yet)",
+    "zone": "zone [--ipv4 A] [--ipv6 A]\n"
+            "                           the DNS records to publish, as BIND zone lines",
     "rollback": "rollback                 restore the files of the last apply",
 }
-UNBUILT_VERBS = {"zone"}
+UNBUILT_VERBS: set[str] = set()
 
 
 def _epilog() -> str:
@@ -93,6 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_apply(system, _apply_parser().parse_args(args.args))
     if command == "rollback":
         return cmd_rollback(system)
+    if command == "zone":
+        return cmd_zone(system, _zone_parser().parse_args(args.args))
     if command == "check":
         return cmd_check(system, _check_parser().parse_args(args.args))
     if command in UNBUILT_VERBS:
@@ -162,6 +165,28 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
         print(f"mailwizard: NOT every file could be restored: the old files are in "
               f"{result.backup}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def _zone_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mailwizard zone", description="Print the DNS records to publish (A, MX,"
+                " SPF, DKIM, DMARC) as BIND zone lines with absolute names; PTR as advice.")
+    p.add_argument("--ipv4", metavar="A", help="this server's public IPv4 address")
+    p.add_argument("--ipv6", metavar="A", help="this server's public IPv6 address")
+    return p
+
+
+def cmd_zone(system: System, ns: argparse.Namespace) -> int:
+    from mailwizard import dns
+    from mailwizard.validate import Invalid
+
+    try:
+        config = dns.read_config(system, ns.ipv4, ns.ipv6)
+        text = dns.zone_text(config)
+    except (dns.RecordsError, Invalid) as exc:
+        print(f"mailwizard zone: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    sys.stdout.write(text)
+    return EXIT_OK
 
 
 def _check_parser() -> argparse.ArgumentParser:

@@ -135,7 +135,7 @@ def test_rollback(sandbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert after == {k: v for k, v in before.items() if not k.startswith("var/backups")}
 
 
-@pytest.mark.parametrize("verb", ["check", "zone"])
+@pytest.mark.parametrize("verb", ["check"])
 def test_unbuilt_verbs_exit_3(sandbox: Path, verb: str,
                               capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "--root", str(sandbox), verb, "--json")
