@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mailwizard.validate import Invalid
+from mailwizard.validate import Invalid, covers_public
 
 MAX_STRING = 255  # bytes in one TXT character-string (RFC 1035)
 
@@ -189,6 +189,17 @@ def _cidr(value: str, term: str, maximum: int) -> None:
         raise Invalid(f"{term!r}: /{value} is not a prefix length (0-{maximum})")
 
 
+# a/N and mx/N allow every address within /N of each host: a short N is as open as +all.
+_SHORTEST_PREFIX = {4: 8, 6: 16}
+
+
+def _open_prefix(term: str, v4: int, v6: int) -> None:
+    if v4 < _SHORTEST_PREFIX[4] or v6 < _SHORTEST_PREFIX[6]:
+        raise Invalid(f"{term!r} lets whole swathes of the internet send as you (as open as "
+                      f"'+all'): a/mx prefixes are at least /{_SHORTEST_PREFIX[4]} and "
+                      f"//{_SHORTEST_PREFIX[6]}, usually none")
+
+
 def check_spf(record: str) -> SpfCheck:
     """Check an SPF record's syntax (RFC 7208); raise Invalid, or return it with warnings."""
     if any(c in record for c in "\"\n\r\0\\;"):
@@ -201,6 +212,7 @@ def check_spf(record: str) -> SpfCheck:
     seen_all = False
     redirect = False
     modifiers: set[str] = set()
+    passes: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []  # what "+" terms allow
     for term in terms[1:]:
         if seen_all:
             raise Invalid(f"{term!r} comes after 'all': receivers ignore everything after it")
@@ -253,6 +265,8 @@ def check_spf(record: str) -> SpfCheck:
                 _cidr(prefixes.group(1), term, 32)
             if prefixes.group(2):
                 _cidr(prefixes.group(2), term, 128)
+            if qualifier in ("", "+"):
+                _open_prefix(term, int(prefixes.group(1) or 32), int(prefixes.group(2) or 128))
             lookups += 1
         elif name == "ptr":
             if arg:
@@ -273,9 +287,15 @@ def check_spf(record: str) -> SpfCheck:
                 raise Invalid(f"{term!r}: {arg!r} is not an IPv{name[2]} address")
             if net.prefixlen == 0:
                 raise Invalid(f"{term!r} allows every address: that is no SPF at all")
+            if qualifier in ("", "+"):
+                passes.append(net)
         else:
             raise Invalid(f"{term!r} is not an SPF mechanism (all, a, mx, ip4, ip6, include, "
                           "exists, ptr) or modifier (redirect=, exp=)")
+    share = covers_public(passes)
+    if share:
+        raise Invalid(f"these ip4/ip6 terms together let {share} send as you, as open as "
+                      "'+all': list only your own servers' addresses")
     if not seen_all and not redirect:
         warnings.append("no 'all' at the end: other servers get a neutral result; add ~all")
     if lookups > MAX_LOOKUPS:

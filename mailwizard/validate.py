@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _FORBIDDEN = re.compile(r"[\s,=$#\"'`\\;|<>()\[\]{}]")
@@ -140,14 +141,19 @@ def network(value: str) -> tuple[str, list[Warning_]]:
         judged = ipaddress.IPv4Network(f"{mapped}/{net.prefixlen - 96}")
     if net.prefixlen == 0 or judged.prefixlen == 0:
         raise Invalid(f"{raw} trusts every address on the internet: that is an open relay")
+    _refuse_open([judged], raw)
     warnings: list[Warning_] = []
     wide = judged.prefixlen < (8 if judged.version == 4 else 32)
     if wide:
         warnings.append(
             Warning_(f"{raw} is very wide: every host in it may send mail through this server")
         )
-    public = not (judged.is_private or judged.is_loopback or judged.is_link_local)
-    if public and not wide:
+    public = _public_size([judged]) > 0
+    if public and judged.prefixlen < _WIDEST_PUBLIC[judged.version]:
+        warnings.append(Warning_(
+            f"{raw} is a public range wider than /{_WIDEST_PUBLIC[judged.version]}: "
+            "every host in it may relay mail"))
+    elif public and not wide:
         warnings.append(Warning_(f"{raw} is a public range: every host in it may relay mail"))
     if net.version == 6:
         address = f"::ffff:{mapped}" if mapped is not None else str(net.network_address)
@@ -159,6 +165,90 @@ def network(value: str) -> tuple[str, list[Warning_]]:
     if "/" in text and not _strict_ok(text):
         warnings.append(Warning_(f"{raw} has host bits set: it means {shown}"))
     return shown, warnings
+
+
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# Address space that is not on the public internet (RFC 6890 and friends); IPv6 public
+# unicast is 2000::/3 only.
+_NOT_PUBLIC_V4 = tuple(ipaddress.IPv4Network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/3"))
+_PUBLIC_V6 = (ipaddress.IPv6Network("2000::/3"),)
+_NOT_PUBLIC_V6 = (ipaddress.IPv6Network("2001:db8::/32"),)
+# Public ranges wider than these draw a warning; the refusal starts at _MOST_PUBLIC.
+_WIDEST_PUBLIC = {4: 24, 6: 48}
+# A union of trusted networks holding more public addresses than one of these is refused:
+# no site relays for a public /8 (IPv4) or /16 (IPv6), and 0.0.0.0/1 + 128.0.0.0/1 is all.
+_MOST_PUBLIC = {4: 8, 6: 16}
+
+
+def _public_ranges(version: int) -> list[Net]:
+    ranges: list[Any] = ([ipaddress.IPv4Network("0.0.0.0/0")] if version == 4
+                         else list(_PUBLIC_V6))
+    for hole in _NOT_PUBLIC_V4 if version == 4 else _NOT_PUBLIC_V6:
+        kept: list[Any] = []
+        for r in ranges:
+            if r.subnet_of(hole):
+                continue
+            kept.extend(r.address_exclude(hole) if hole.subnet_of(r) else [r])
+        ranges = kept
+    return ranges
+
+
+_PUBLIC = {4: _public_ranges(4), 6: _public_ranges(6)}
+
+
+def _overlap(a: Net, b: Net) -> int:
+    if a.version != b.version or not a.overlaps(b):
+        return 0
+    return min(a.num_addresses, b.num_addresses)
+
+
+def _public_size(nets: list[Net], version: int | None = None) -> int:
+    """How many public addresses the union of ``nets`` holds (of one IP version)."""
+    total = 0
+    for v in (4, 6) if version is None else (version,):
+        same: list[Any] = [n for n in nets if n.version == v]
+        mine = list(ipaddress.collapse_addresses(same))
+        total += sum(_overlap(n, p) for n in mine for p in _PUBLIC[v])
+    return total
+
+
+def covers_public(nets: list[Net]) -> str | None:
+    """Say how much of the internet ``nets`` hold together when that is too much, else None."""
+    for v in (4, 6):
+        size = _public_size(nets, v)
+        if size > 2 ** ((32 if v == 4 else 128) - _MOST_PUBLIC[v]):
+            whole = sum(p.num_addresses for p in _PUBLIC[v])
+            worth = (32 if v == 4 else 128) - (size.bit_length() - 1)
+            return (f"public IPv{v} addresses worth a /{worth} ({size / whole:.2%} of the "
+                    f"public IPv{v} internet; at most a /{_MOST_PUBLIC[v]} is allowed)")
+    return None
+
+
+def _refuse_open(nets: list[Net], what: str) -> None:
+    share = covers_public(nets)
+    if share:
+        raise Invalid(f"{what} trusts {share}: that is an open relay; trust your own "
+                      f"networks only (public ranges no wider than /{_WIDEST_PUBLIC[4]} "
+                      f"for IPv4, /{_WIDEST_PUBLIC[6]} for IPv6)")
+
+
+def parse_network(shown: str) -> Net:
+    """The network a value returned by ``network()`` means (IPv4-mapped judged as IPv4)."""
+    net = ipaddress.ip_network(shown.replace("[", "").replace("]", ""), strict=False)
+    mapped = net.network_address.ipv4_mapped if isinstance(net, ipaddress.IPv6Network) else None
+    if mapped is not None and net.prefixlen >= 96:
+        return ipaddress.IPv4Network(f"{mapped}/{net.prefixlen - 96}")
+    return net
+
+
+def networks_together(shown: list[str]) -> None:
+    """Refuse a set of networks (each already passed by ``network()``) that, taken together,
+    trusts all or much of the internet: 0.0.0.0/1 + 128.0.0.0/1, four /2s, ::/1 + 8000::/1."""
+    _refuse_open([parse_network(s) for s in shown], "together, mynetworks")
 
 
 def _strict_ok(text: str) -> bool:

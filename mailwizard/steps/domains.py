@@ -9,7 +9,7 @@ from mailwizard import postfix
 from mailwizard.plan import Plan
 from mailwizard.steps.base import AnswersError, Problem, Status, Step, errors
 from mailwizard.system import System
-from mailwizard.validate import Invalid, destination, network
+from mailwizard.validate import Invalid, destination, network, networks_together
 
 RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")
 LOOPBACK = ("127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128")
@@ -129,6 +129,10 @@ to the machine itself; add an application server's address only if it cannot log
                             for w in warnings)
             if value not in nets:
                 nets.append(value)
+        try:
+            networks_together(nets)
+        except Invalid as exc:
+            problems.append(Problem("domains.mynetworks", str(exc)))
         return dests, nets, problems
 
     def validate(self, a: DomainsAnswers, system: System) -> list[Problem]:
@@ -179,6 +183,10 @@ to the machine itself; add an application server's address only if it cannot log
                 network(item)
             except Invalid:
                 return Status("problem", f"mynetworks: {item} trusts too much", shown)
+        try:
+            networks_together(nets)
+        except Invalid:
+            return Status("problem", "mynetworks together trust too much of the internet", shown)
         domains = mail_domains(system)
         if not domains:
             return Status("todo", "no mail domain yet", shown)

@@ -113,6 +113,24 @@ def test_open_relay_refused_and_named(system: System) -> None:
         STEP.plan(answers, system)
 
 
+@pytest.mark.parametrize("nets", [
+    ("0.0.0.0/1", "128.0.0.0/1"),
+    ("0.0.0.0/2", "64.0.0.0/2", "128.0.0.0/2", "192.0.0.0/2"),
+    ("[::]/1", "[8000::]/1"),
+    tuple(f"{a}.0.0.0/8" for a in range(11, 20)),
+])
+def test_open_relay_by_arithmetic_refused(system: System, sandbox: Path,
+                                          nets: tuple[str, ...]) -> None:
+    answers = DomainsAnswers(mydestination=GOOD.mydestination, mynetworks=("127.0.0.0/8", *nets))
+    errors = [p for p in STEP.validate(answers, system) if p.level == "error"]
+    assert errors and all(p.field.startswith("domains.mynetworks") for p in errors)
+    assert all("open relay" in p.message and "at most a /" in p.message for p in errors)
+    with pytest.raises(AnswersError):
+        STEP.plan(answers, system)
+    set_main(sandbox, "mynetworks", " ".join(nets))  # already on the machine: a problem
+    assert STEP.status(system).state == "problem"
+
+
 def test_bad_destination_named(system: System) -> None:
     answers = DomainsAnswers(mydestination=("example.com", "bad domain"), mynetworks=())
     problems = STEP.validate(answers, system)

@@ -71,10 +71,23 @@ def test_builder_and_parts_round_trip() -> None:
     ('v=spf1 mx "~all"', "quotes"),
     ("v=spf1 mx ~all\nv=spf1", "one line"),
     ("v=spf1 mx/33 ~all", "prefix length"),
+    # As open as +all by arithmetic (issue 8, item 2)
+    ("v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 ~all", "as open as '+all'"),
+    ("v=spf1 +ip4:0.0.0.0/2 ip4:64.0.0.0/2 ip4:128.0.0.0/2 ip4:192.0.0.0/2 -all", "+all"),
+    ("v=spf1 ip6:::/1 ip6:8000::/1 ~all", "public IPv6"),
+    ("v=spf1 ip4:4.0.0.0/7 ~all", "at most a /8"),
+    ("v=spf1 a/0 ~all", "as open as '+all'"),
+    ("v=spf1 mx/0 -all", "as open as '+all'"),
+    ("v=spf1 +a:mail.example.com/1 -all", "as open as '+all'"),
+    ("v=spf1 mx//0 -all", "as open as '+all'"),
 ])
 def test_bad_records_are_refused_saying_why(record: str, words: str) -> None:
     with pytest.raises(Invalid, match=re.escape(words)):
         check_spf(record)
+
+
+def test_neutral_or_failing_wide_terms_and_small_prefixes_pass() -> None:
+    check_spf("v=spf1 -ip4:0.0.0.0/1 ~ip4:128.0.0.0/1 mx/24 a//64 ip4:192.0.2.0/24 -all")
 
 
 def test_warning_past_ten_dns_lookups() -> None:

@@ -195,11 +195,36 @@ def test_network_public_range_warns() -> None:
 
 
 def test_network_wide_range_warns() -> None:
-    shown, warnings = validate.network("10.0.0.0/4")
-    assert shown == "0.0.0.0/4"
+    shown, warnings = validate.network("fd00::/8")
+    assert shown == "[fd00::]/8"
     assert any("very wide" in w.message for w in warnings)
-    _, warnings = validate.network("2000::/3")
-    assert any("very wide" in w.message for w in warnings)
+    _, warnings = validate.network("8.8.0.0/16")
+    assert any("wider than /24" in w.message for w in warnings)
+    _, warnings = validate.network("[2a00:1::]/40")
+    assert any("wider than /48" in w.message for w in warnings)
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0/1", "128.0.0.0/1", "0.0.0.0/4", "2000::/3",
+                                   "[::]/1", "[::ffff:0.0.0.0]/97", "4.0.0.0/7"])
+def test_network_covering_much_of_the_internet_is_refused(value: str) -> None:
+    with pytest.raises(validate.Invalid, match=r"at most a /.*open relay"):
+        validate.network(value)
+
+
+@pytest.mark.parametrize("union", [
+    ["1.0.0.0/9", "1.128.0.0/9", "2.0.0.0/9", "2.128.0.0/9"],
+    ["[2000::]/17", "[2000:8000::]/17", "[3000::]/17"],
+    [f"{a}.0.0.0/8" for a in range(1, 10)],
+])
+def test_networks_judged_together(union: list[str]) -> None:
+    shown = [validate.network(n)[0] for n in union]  # each alone passes (with a warning)
+    with pytest.raises(validate.Invalid, match="together, mynetworks trusts public IPv"):
+        validate.networks_together(shown)
+
+
+def test_networks_together_allows_private_and_small_public() -> None:
+    validate.networks_together(["127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12",
+                                "192.168.0.0/16", "[fd00::]/8", "8.8.8.0/24", "[::1]/128"])
 
 
 def test_network_host_bits_warn_and_normalise() -> None:
