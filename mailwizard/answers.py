@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mailwizard.plan import Plan
-from mailwizard.steps import STEPS
+from mailwizard.steps import SECTIONS
 from mailwizard.steps.base import AnswersError, Problem, Step, errors
 from mailwizard.system import System
 
@@ -45,13 +45,13 @@ def load(path: str | Path) -> list[Chosen]:
 
 
 def parse(data: Mapping[str, Any]) -> list[Chosen]:
-    by_name = {step.name: step for step in STEPS if step.parseable}
+    by_name = {step.name: step for step in SECTIONS if step.parseable}
     problems = [
         Problem(name, f"unknown section (allowed: {', '.join(by_name)})")
         for name in data if name not in by_name
     ]
     chosen: list[Chosen] = []
-    for step in STEPS:
+    for step in SECTIONS:
         if step.name not in data or step.name not in by_name:
             continue
         section = data[step.name]
@@ -68,7 +68,7 @@ def parse(data: Mapping[str, Any]) -> list[Chosen]:
 
 
 def plan_all(system: System, chosen: list[Chosen]) -> tuple[Plan, list[Problem]]:
-    """Validate and plan every chosen step, each on top of the ones before it.
+    """Propose every chosen step, each on top of the ones before it.
 
     Returns the combined plan and every problem (warnings included); when any problem is an
     error the plan is empty, so nothing can be written by mistake.
@@ -77,11 +77,11 @@ def plan_all(system: System, chosen: list[Chosen]) -> tuple[Plan, list[Problem]]
     total = Plan()
     problems: list[Problem] = []
     for item in chosen:
-        found = item.step.validate(item.answers, view)
-        problems.extend(found)
-        if errors(found):
+        found = item.step.propose(item.answers, view)
+        problems.extend(found.problems)
+        if found.plan is None:
             continue
-        plan = item.step.plan(item.answers, view)
+        plan = found.plan
         view = view.with_files({f.path: f.after for f in plan.changed_files()})
         total = total.then(plan)
     if errors(problems):

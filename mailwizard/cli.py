@@ -139,9 +139,9 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
         print("Nothing to do: the system already matches the answers.")
         return EXIT_OK
     sys.stdout.write(plan.diff())
-    for line in plan.summary():
-        if line.startswith(("run:", "restart:", "reload:")):
-            print(line)
+    for row in plan.summary():
+        if row.kind != "file":
+            print(row)
     if ns.dry_run:
         print("Dry run: nothing was written.")
         return EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 from mailwizard.secret import Secret
 
@@ -78,6 +79,20 @@ class Command:
 
 
 @dataclass(frozen=True)
+class SummaryRow:
+    """One line of a plan's summary: a file with its counts, or an action."""
+
+    kind: Literal["file", "run", "restart", "reload"]
+    text: str  # the file's path, the command line, or the services
+    detail: str = ""  # files only: "new, 3 lines", "deleted", "+2 −1"
+
+    def __str__(self) -> str:
+        if self.kind == "file":
+            return f"{self.text}   {self.detail}"
+        return f"{self.kind}: {self.text}"
+
+
+@dataclass(frozen=True)
 class Plan:
     files: tuple[FileChange, ...] = ()
     commands: tuple[Command, ...] = ()
@@ -104,22 +119,22 @@ class Plan:
     def diff(self) -> str:
         return "".join(f.diff() for f in self.changed_files())
 
-    def summary(self) -> list[str]:
-        """One line per file and command: what the step screens show under "What will change"."""
+    def summary(self) -> list[SummaryRow]:
+        """One row per file and command: what the step screens show under "What will change"."""
         out = []
         for change in self.changed_files():
             added, removed = change.counts()
             if change.before is None:
-                out.append(f"{change.path}   new, {added} lines")
+                out.append(SummaryRow("file", change.path, f"new, {added} lines"))
             elif change.after is None:
-                out.append(f"{change.path}   deleted")
+                out.append(SummaryRow("file", change.path, "deleted"))
             else:
-                out.append(f"{change.path}   +{added} −{removed}")
-        out.extend(f"run: {c.display()}" for c in self.commands)
+                out.append(SummaryRow("file", change.path, f"+{added} −{removed}"))
+        out.extend(SummaryRow("run", c.display()) for c in self.commands)
         if self.restart:
-            out.append("restart: " + ", ".join(sorted(self.restart)))
+            out.append(SummaryRow("restart", ", ".join(sorted(self.restart))))
         if self.reload - self.restart:
-            out.append("reload: " + ", ".join(sorted(self.reload - self.restart)))
+            out.append(SummaryRow("reload", ", ".join(sorted(self.reload - self.restart))))
         return out
 
     def then(self, other: Plan) -> Plan:

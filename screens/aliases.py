@@ -20,7 +20,6 @@ from textual.validation import ValidationResult, Validator
 from textual.widgets import DataTable, Input
 
 from mailwizard import validate
-from mailwizard.plan import Plan
 from mailwizard.steps.aliases import AliasesAnswers, edits, toml_key
 from mailwizard.steps.base import Problem
 from mailwizard.validate import Invalid
@@ -295,12 +294,9 @@ class AliasesScreen(StepScreen[AliasesAnswers]):
 
     # Marks: + new, ~ changed, ✖ / ! problems --------------------------------------------
 
-    def _computed(self, generation: int, problems: list[Problem], plan: Plan | None,
-                  error: str) -> None:
-        super()._computed(generation, problems, plan, error)
-        if generation == self.generation:
-            self._rekey()
-            self._mark_rows()
+    def proposed(self) -> None:
+        self._rekey()
+        self._mark_rows()
 
     def _mark_rows(self) -> None:
         before = self.before.as_dict()

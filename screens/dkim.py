@@ -1,31 +1,25 @@
 """The DKIM step's screen, with the DMARC policy (an answers-only step) on the same form.
 
-``mailwizard/steps/dkim.py`` validates and plans the key, opendkim.conf and the milters;
-``mailwizard/steps/dmarc.py`` the DMARC record. This screen reads both steps' current
-answers and plans them together (``answers.plan_all``: DKIM, then DMARC on top), by
-overriding StepScreen's two worker methods (``_load`` and ``_compute``). When a key exists,
-the public record to publish is shown split into strings of at most 255 bytes and flat.
+Its step is the registry's composite of ``mailwizard/steps/dkim.py`` (the key, opendkim.conf,
+the milters) and ``mailwizard/steps/dmarc.py`` (the DMARC record), planned DKIM first. When a
+key exists, the proposal's facts carry the public record, shown split into strings of at
+most 255 bytes and flat.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static
-from textual.worker import get_current_worker
 
 from mailwizard import dnsrecords, validate
-from mailwizard.answers import Chosen, plan_all
-from mailwizard.plan import Plan
-from mailwizard.steps.base import Problem
-from mailwizard.steps.dkim import DEFAULT_SELECTOR, DkimAnswers, public_record
-from mailwizard.steps.dmarc import DmarcAnswers, DmarcStep
-from mailwizard.validate import Invalid
+from mailwizard.steps.composite import Joint
+from mailwizard.steps.dkim import DEFAULT_SELECTOR, DkimAnswers, DkimFacts
+from mailwizard.steps.dmarc import DmarcAnswers
 
 from .step_base import Check, Field, StepScreen
 from .toggles import Choice
@@ -36,17 +30,9 @@ BITS = "dkim.bits"
 POLICY = "dmarc.policy"
 RUA = "dmarc.rua"
 SIZES = (2048, 4096)
-DMARC = DmarcStep()
 
 
-@dataclass(frozen=True)
-class DkimDmarcAnswers(DkimAnswers):
-    """What the form holds: the DKIM answers, and the DMARC answers riding along."""
-
-    dmarc: DmarcAnswers = field(default_factory=DmarcAnswers)
-
-    def dkim(self) -> DkimAnswers:
-        return DkimAnswers(self.domain, self.selector, self.bits, self.rotate)
+DkimDmarcAnswers = Joint[DkimAnswers, DmarcAnswers]
 
 
 def optional_address(value: str) -> str:
@@ -77,7 +63,7 @@ class SelectorField(Field):
         yield Static(self._message(), classes="field-message", markup=False)
 
 
-class DkimScreen(StepScreen[DkimAnswers]):
+class DkimScreen(StepScreen[DkimDmarcAnswers]):
     """Domain, selector, key size; DMARC policy and reports; the public record."""
 
     CSS_PATH = [  # type: ignore[assignment]  # noqa: RUF012  (StepScreen: one Path)
@@ -147,73 +133,31 @@ class DkimScreen(StepScreen[DkimAnswers]):
 
     # The contract ---------------------------------------------------------------------------
 
-    def answers_from_form(self) -> DkimAnswers:
-        return DkimDmarcAnswers(
-            domain=self.value(DOMAIN).strip(),
-            selector=self.value(SELECTOR).strip(),
-            bits=int(self.pressed("dkim-bits") or SIZES[0]),
-            dmarc=DmarcAnswers(policy=self.pressed("dmarc-policy") or "none",
-                               rua=self.value(RUA).strip()),
+    def answers_from_form(self) -> DkimDmarcAnswers:
+        return Joint(
+            DkimAnswers(domain=self.value(DOMAIN).strip(),
+                        selector=self.value(SELECTOR).strip(),
+                        bits=int(self.pressed("dkim-bits") or SIZES[0])),
+            DmarcAnswers(policy=self.pressed("dmarc-policy") or "none",
+                         rua=self.value(RUA).strip()),
         )
 
-    def fill_form(self, answers: DkimAnswers) -> None:
-        self.set_value(DOMAIN, answers.domain)
-        self.set_value(SELECTOR, answers.selector)
-        if answers.bits in SIZES:
-            self.query_one(f"#dkim-bits-{answers.bits}", RadioButton).value = True
-        if isinstance(answers, DkimDmarcAnswers):
-            policy = answers.dmarc.policy
-            if policy in dnsrecords.DMARC_POLICIES:
-                self.query_one(f"#dmarc-{policy}", RadioButton).value = True
-            self.set_value(RUA, answers.dmarc.rua)
+    def fill_form(self, answers: DkimDmarcAnswers) -> None:
+        dkim, dmarc = answers.first, answers.second
+        self.set_value(DOMAIN, dkim.domain)
+        self.set_value(SELECTOR, dkim.selector)
+        if dkim.bits in SIZES:
+            self.query_one(f"#dkim-bits-{dkim.bits}", RadioButton).value = True
+        if dmarc.policy in dnsrecords.DMARC_POLICIES:
+            self.query_one(f"#dmarc-{dmarc.policy}", RadioButton).value = True
+        self.set_value(RUA, dmarc.rua)
         self.show_name()
 
-    # Both steps, in the base's worker threads -----------------------------------------------
+    # The record to publish: the proposal's facts --------------------------------------------
 
-    @work(thread=True, exclusive=True, group="step-load")
-    def _load(self) -> None:
-        try:
-            dkim = self.step.current(self.system)
-            current = DkimDmarcAnswers(dkim.domain, dkim.selector, dkim.bits, dkim.rotate,
-                                       DMARC.current(self.system))
-        except Exception as exc:
-            self.app.call_from_thread(self._load_failed, exc)
-            return
-        self.app.call_from_thread(self._loaded, current)
-
-    @work(thread=True, exclusive=True, group="step-plan")
-    def _compute(self, answers: DkimAnswers, generation: int) -> None:
-        worker = get_current_worker()
-        both = answers if isinstance(answers, DkimDmarcAnswers) else DkimDmarcAnswers(
-            answers.domain, answers.selector, answers.bits, answers.rotate)
-        plan: Plan | None = None
-        error = ""
-        problems: list[Problem] = []
-        record: tuple[str, str, str] | None = None
-        try:
-            plan, problems = plan_all(self.system, [Chosen(self.step, both.dkim()),
-                                                    Chosen(DMARC, both.dmarc)])
-            if any(p.level == "error" for p in problems):
-                plan = None
-            if not any(p.field in (DOMAIN, SELECTOR) and p.level == "error"
-                       for p in problems):
-                dom, sel = validate.domain(both.domain), validate.selector(both.selector)
-                found = public_record(self.system, dom, sel)
-                if found is not None:
-                    record = (dnsrecords.dkim_name(dom, sel), *found)
-        except Invalid as exc:
-            problems.append(Problem(self.step.name, str(exc)))
-        except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
-        if not worker.is_cancelled:
-            self.app.call_from_thread(self._computed_all, generation, problems, plan, error,
-                                      record)
-
-    def _computed_all(self, generation: int, problems: list[Problem], plan: Plan | None,
-                      error: str, record: tuple[str, str, str] | None) -> None:
-        if generation == self.generation:
-            panel = self.query_one("#dkim-record", VerticalScroll)
-            panel.display = record is not None
-            if record is not None:
-                self.query_one("#dkim-record-text", Static).update(record_text(*record))
-        self._computed(generation, problems, plan, error)
+    def show_facts(self, facts: object) -> None:
+        record = facts.record if isinstance(facts, DkimFacts) else None
+        self.query_one("#dkim-record", VerticalScroll).display = record is not None
+        if record is not None:
+            self.query_one("#dkim-record-text", Static).update(
+                record_text(record.name, record.split, record.flat))

@@ -4,26 +4,25 @@ How to add a step screen (``screens/<name>.py`` mirrors ``mailwizard/steps/<name
 --------------------------------------------------------------------------------------
 1. Subclass ``StepScreen[YourAnswers]`` and implement exactly three methods::
 
-       class DkimScreen(StepScreen[DkimAnswers]):
+       class HostnameScreen(StepScreen[HostnameAnswers]):
            def compose_form(self) -> ComposeResult:
-               yield Field("Domain", "dkim.domain", check=validate.domain,
-                           hint="the domain in your From: addresses, like example.com")
-               yield Field("Selector", "dkim.selector", check=validate.selector,
-                           hint="one word, like mail: the key is at mail._domainkey.<domain>")
-               yield Field("Key size", "dkim.bits", widget=RadioSet(...))  # any widget
+               yield Field("Host name", "hostname.fqdn", check=validate.fqdn,
+                           hint="the full name, like mail.example.com")
+               # any widget: Field("Key size", "dkim.bits", widget=RadioSet(...))
 
-           def answers_from_form(self) -> DkimAnswers:      # widgets -> Answers (main thread)
-               return DkimAnswers(domain=self.value("dkim.domain"), ...)
+           def answers_from_form(self) -> HostnameAnswers:  # widgets -> Answers (main thread)
+               return HostnameAnswers(fqdn=self.value("hostname.fqdn").strip())
 
-           def fill_form(self, a: DkimAnswers) -> None:     # Answers -> widgets
-               self.set_value("dkim.domain", a.domain)
+           def fill_form(self, a: HostnameAnswers) -> None:  # Answers -> widgets
+               self.set_value("hostname.fqdn", a.fqdn)
 
-2. Add one line to ``SCREENS`` in ``screens/__init__.py``: ``"dkim": DkimScreen``.
+2. Add one line to ``SCREENS`` in ``screens/__init__.py``: ``"hostname": HostnameScreen``.
 
 That is all. The base does the rest:
 
-* On open: the first field has focus; ``step.current(system)`` runs in a thread worker and
-  its answers go to ``fill_form`` (so the form starts from today's settings).
+* On open: the first field has focus; ``step.context(system)`` and ``step.current(system)``
+  run in a thread worker; the context goes to ``use_context`` and the answers to
+  ``fill_form`` (so the form starts from today's settings).
 * ``Field(label, key, check=fn, each=False, hint=..., password=False, widget=None)``:
   ``key`` is the answers-file name (``"dkim.selector"``) and is how problems find their field.
   ``check`` is a pure validator from ``mailwizard.validate`` (raises ``Invalid``); it runs on
@@ -31,13 +30,21 @@ That is all. The base does the rest:
   and checks every item, naming the wrong one. The line under the field shows ``hint`` (what
   is allowed), or the error (✖) / warning (!) for that field.
 * Whenever a field changes (``Input.Changed``, or call ``self.changed()`` from your own
-  widgets' handlers) the base waits 0.3 s, then runs ``step.validate`` and ``step.plan`` in a
-  thread worker and shows ``plan.summary()`` under "What will change". Problems whose field
+  widgets' handlers) the base waits 0.3 s, then calls ``step.propose`` once in a thread
+  worker and shows ``plan.summary()``'s rows under "What will change". Problems whose field
   is ``key``, ``key[i]`` or ``key.sub`` are shown at that Field; others in the panel.
 * ctrl+s (or enter in the last field): review, blocked while any field is invalid or the step
   reports an error; an empty plan says "nothing to change". esc: back. f1: ``step.help``.
-* Never read the system in the three methods (they run on the event loop); widgets that need
-  system data should get it from ``current()``'s answers.
+
+Optional hooks, all called on the main thread with data read in the workers:
+
+* ``use_context(context)``: before ``fill_form``, what ``step.context(system)`` returned
+  (TLS: the Let's Encrypt pair to offer).
+* ``show_facts(facts)``: after each proposal, ``Proposal.facts`` (DKIM: the record).
+* ``proposed()``: after each proposal, once fields and panel show it (aliases: row marks).
+
+Never read the system in these methods (they run on the event loop): what a form needs
+from the machine comes from ``current()``, ``context()`` or ``propose()``'s facts.
 """
 
 from __future__ import annotations
@@ -59,7 +66,7 @@ from textual.worker import get_current_worker
 
 from mailwizard.plan import Plan
 from mailwizard.postfix import split_list
-from mailwizard.steps.base import Problem, Step
+from mailwizard.steps.base import Problem, Proposal, Step
 from mailwizard.validate import Invalid
 
 from .common import WizardScreen
@@ -115,7 +122,7 @@ class Field(Vertical):
         self.label = label
         self.hint = hint
         self.local_error = ""  # from the Input validator, as the admin types
-        self.problems: list[Problem] = []  # from step.validate()
+        self.problems: list[Problem] = []  # from step.propose()
         if widget is None:
             widget = Input(
                 placeholder=placeholder,
@@ -188,7 +195,7 @@ class StepScreen(WizardScreen, Generic[A]):
         self.result_generation = -1
         self.problems: list[Problem] = []
         self.plan: Plan | None = None
-        self.error = ""  # validate()/plan() raised: shown in the panel
+        self.error = ""  # propose() raised: shown in the panel
         self._timer: Timer | None = None
         self._review_when_ready = False
 
@@ -206,6 +213,17 @@ class StepScreen(WizardScreen, Generic[A]):
     def fill_form(self, answers: A) -> None:
         """Show ``answers`` in the form."""
         raise NotImplementedError
+
+    # Optional hooks (main thread; the base calls them) ------------------------------------
+
+    def use_context(self, context: object) -> None:
+        """Before ``fill_form``: what ``step.context(system)`` read in the load worker."""
+
+    def show_facts(self, facts: object) -> None:
+        """After each proposal: the ``facts`` of ``step.propose()`` (e.g. a DNS record)."""
+
+    def proposed(self) -> None:
+        """After each proposal, once the fields and "What will change" show it."""
 
     # Helpers for subclasses -------------------------------------------------------------
 
@@ -273,13 +291,15 @@ class StepScreen(WizardScreen, Generic[A]):
     @work(thread=True, exclusive=True, group="step-load")
     def _load(self) -> None:
         try:
+            context = self.step.context(self.system)
             current = self.step.current(self.system)
         except Exception as exc:
             self.app.call_from_thread(self._load_failed, exc)
             return
-        self.app.call_from_thread(self._loaded, current)
+        self.app.call_from_thread(self._loaded, context, current)
 
-    def _loaded(self, current: A) -> None:
+    def _loaded(self, context: object, current: A) -> None:
+        self.use_context(context)
         self.fill_form(current)
         self.loaded = True
         for field in self.query(Field):
@@ -320,37 +340,35 @@ class StepScreen(WizardScreen, Generic[A]):
         try:
             answers = self.answers_from_form()
         except Invalid as exc:
-            self._computed(self.generation, [Problem(self.step.name, str(exc))], None, "")
+            self._computed(self.generation, Proposal((Problem(self.step.name, str(exc)),)), "")
             return
         self._compute(answers, self.generation)
 
     @work(thread=True, exclusive=True, group="step-plan")
     def _compute(self, answers: A, generation: int) -> None:
         worker = get_current_worker()
-        plan: Plan | None = None
+        found = Proposal()
         error = ""
-        problems: list[Problem] = []
         try:
-            problems = self.step.validate(answers, self.system)
-            if not any(p.level == "error" for p in problems):
-                plan = self.step.plan(answers, self.system)
+            found = self.step.propose(answers, self.system)
         except Invalid as exc:
-            problems.append(Problem(self.step.name, str(exc)))
+            found = Proposal((Problem(self.step.name, str(exc)),))
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         if not worker.is_cancelled:
-            self.app.call_from_thread(self._computed, generation, problems, plan, error)
+            self.app.call_from_thread(self._computed, generation, found, error)
 
-    def _computed(self, generation: int, problems: list[Problem], plan: Plan | None,
-                  error: str) -> None:
+    def _computed(self, generation: int, found: Proposal, error: str) -> None:
         if generation != self.generation:
             return  # the admin typed on; a newer computation is coming
         self.result_generation = generation
-        self.problems, self.plan, self.error = problems, plan, error
+        self.problems, self.plan, self.error = list(found.problems), found.plan, error
         for field in self.query(Field):
-            field.problems = [p for p in problems if field.matches(p)]
+            field.problems = [p for p in self.problems if field.matches(p)]
             field.show()
+        self.show_facts(found.facts)
         self._show_changes()
+        self.proposed()
         if self._review_when_ready:
             self._review_when_ready = False
             self._open_review()
@@ -374,19 +392,15 @@ class StepScreen(WizardScreen, Generic[A]):
         elif self.plan.is_empty:
             text.append("Nothing: the system already matches these settings.", style="dim")
         else:
-            actions = ("run:", "reload:", "restart:")
-            lines = self.plan.summary()
-            width = max((len(line.partition("   ")[0]) for line in lines
-                         if not line.startswith(actions)), default=0)
-            for line in lines:
-                if line.startswith(actions):
-                    verb, _, rest = line.partition(" ")
-                    text.append(verb + " ", style="bold")
-                    text.append(rest + "\n")
+            rows = self.plan.summary()
+            width = max((len(row.text) for row in rows if row.kind == "file"), default=0)
+            for row in rows:
+                if row.kind == "file":
+                    text.append(row.text.ljust(width), style="bold")
+                    text.append(f"  {row.detail}\n", style="dim")
                 else:
-                    path, _, counts = line.partition("   ")
-                    text.append(path.ljust(width), style="bold")
-                    text.append(f"  {counts}\n", style="dim")
+                    text.append(row.kind + ": ", style="bold")
+                    text.append(row.text + "\n")
         text.rstrip()
         self.query_one("#changes-text", Static).update(text)
 

@@ -8,16 +8,15 @@ admin's own files (the only choice where the paths are typed), or Debian's snake
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Input, RadioButton, RadioSet
 
 from mailwizard import validate
-from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY, TlsAnswers, letsencrypt_pair
+from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY, TlsAnswers, TlsContext
 
 from .step_base import Check, Field, StepScreen
 from .toggles import Choice
@@ -34,14 +33,6 @@ HINTS = {
 }
 
 
-@dataclass(frozen=True)
-class Found:
-    """What the machine offers (read in a worker): the Let's Encrypt pair, snakeoil."""
-
-    letsencrypt: tuple[str, str] | None
-    snakeoil: bool
-
-
 class TlsScreen(StepScreen[TlsAnswers]):
     """A choice of source, then the certificate and key files (typed for "your own")."""
 
@@ -52,8 +43,7 @@ class TlsScreen(StepScreen[TlsAnswers]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.found: Found | None = None
-        self.filled: TlsAnswers | None = None
+        self.found: TlsContext | None = None  # the step's context: read when it opens
         self.own = ("", "")  # what the admin typed for "your own files"
 
     def compose_form(self) -> ComposeResult:
@@ -79,22 +69,11 @@ class TlsScreen(StepScreen[TlsAnswers]):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#tls-source", RadioSet).focus()
-        self._probe()
 
-    @work(thread=True, exclusive=True, group="tls-probe")
-    def _probe(self) -> None:
-        system = self.system
-        found = Found(letsencrypt_pair(system),
-                      system.exists(SNAKEOIL_CERT) and system.exists(SNAKEOIL_KEY))
-        self.app.call_from_thread(self._probed, found)
-
-    def _probed(self, found: Found) -> None:
-        self.found = found
-        le = self.query_one("#tls-le", RadioButton)
-        le.disabled = found.letsencrypt is None
-        if self.filled is not None:
-            self._choose_for(self.filled)
-        self._show_choice()
+    def use_context(self, context: object) -> None:
+        if isinstance(context, TlsContext):
+            self.found = context
+            self.query_one("#tls-le", RadioButton).disabled = context.letsencrypt is None
 
     # The choice ---------------------------------------------------------------------------
 
@@ -155,5 +134,4 @@ class TlsScreen(StepScreen[TlsAnswers]):
         return TlsAnswers(cert_file=self.value(CERT).strip(), key_file=self.value(KEY).strip())
 
     def fill_form(self, answers: TlsAnswers) -> None:
-        self.filled = answers
         self._choose_for(answers)

@@ -1,4 +1,8 @@
-"""The ordered registry of steps: the hub, the CLI words, the answers file and apply read it."""
+"""The ordered registry of steps: the hub, the CLI words, the answers file and apply read it.
+
+``STEPS`` is what the hub lists, one entry per screen; ``SECTIONS`` the answers-file
+sections in the same order (a composite step contributes each of its parts).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 from mailwizard.steps.aliases import AliasesStep
 from mailwizard.steps.base import Step, Unavailable
+from mailwizard.steps.composite import Composite
 from mailwizard.steps.dkim import DkimStep
 from mailwizard.steps.dmarc import DmarcStep
 from mailwizard.steps.domains import DomainsStep
@@ -21,14 +26,17 @@ STEPS: list[Step[Any]] = [
     TlsStep(),
     SaslStep(),
     SpfStep(),
-    DkimStep(),
-    DmarcStep(),
+    Composite(DkimStep(), DmarcStep()),
     Unavailable("dns", "DNS records"),
     Unavailable("test", "Test"),
 ]
 
+SECTIONS: list[Step[Any]] = [part for step in STEPS for part in step.parts()]
+
+
 def by_name(name: str) -> Step[Any]:
-    for step in STEPS:
+    """The hub's step of that name, else the answers-file section (``dmarc``)."""
+    for step in (*STEPS, *SECTIONS):
         if step.name == name:
             return step
     raise KeyError(name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from mailwizard import postfix
 from mailwizard.plan import Command, FileChange, Plan
-from mailwizard.steps.base import AnswersError, Problem, Status, Step
+from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, proposal
 from mailwizard.system import System
 from mailwizard.validate import Invalid, address, local_name
 
@@ -359,7 +359,10 @@ run `newaliases` after every edit.
                 wanted[key] = tuple(normal)
         return wanted, problems
 
-    def validate(self, a: AliasesAnswers, system: System) -> list[Problem]:
+    def propose(self, a: AliasesAnswers, system: System) -> Proposal:
+        return proposal(self._problems(a, system), lambda: self._build(a, system))
+
+    def _problems(self, a: AliasesAnswers, system: System) -> list[Problem]:
         wanted, problems = self._wanted(a, system)
         if problems:
             return problems
@@ -380,7 +383,7 @@ run `newaliases` after every edit.
                 "warning"))
         return problems
 
-    def plan(self, a: AliasesAnswers, system: System) -> Plan:
+    def _build(self, a: AliasesAnswers, system: System) -> Plan:
         wanted, _ = self._wanted(a, system)
         before = system.read_text(ALIASES)
         after = edit_file(before or "", wanted)

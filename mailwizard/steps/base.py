@@ -1,7 +1,20 @@
-"""What every step is: read the live system, validate answers, plan, report a status.
+"""What every step is: read the live system, propose a change for answers, report a status.
 
 A step never writes. Its screen (``screens/<name>.py``) shows its fields; its answers-file
 section has the same keys as its ``Answers`` dataclass.
+
+The protocol a step implements (and all a screen, the CLI or ``answers.plan_all`` call):
+
+* ``current(system)``: the answers that describe what is configured now.
+* ``propose(answers, system)``: one ``Proposal`` = the problems (each naming its field), the
+  plan (None when a problem is an error) and ``facts``, anything else the screen shows for
+  these answers (the DKIM record to publish). It reads, never writes, and stages a Postfix
+  edit at most once: a screen calls it once per pause in typing.
+* ``context(system)``: what the machine offers the form whatever the answers (the Let's
+  Encrypt pair for TLS); read once, in a worker, when the screen opens. Default: None.
+* ``status(system)``: the hub's line.
+
+``validate()`` and ``plan()`` are shorthands over ``propose()`` for tests and scripts.
 """
 
 from __future__ import annotations
@@ -55,6 +68,27 @@ class Status:
         return SYMBOLS[self.state]
 
 
+@dataclass(frozen=True)
+class Proposal:
+    """What ``propose()`` found: problems, the plan (None when any is an error), facts."""
+
+    problems: tuple[Problem, ...] = ()
+    plan: Plan | None = None
+    facts: object = None  # step-specific (a frozen dataclass); screens check its type
+
+    @property
+    def ok(self) -> bool:
+        return self.plan is not None and not errors(list(self.problems))
+
+
+def proposal(problems: list[Problem], build: Callable[[], Plan], facts: object = None
+             ) -> Proposal:
+    """A Proposal with ``build()``'s plan, built only when no problem is an error."""
+    if errors(problems):
+        return Proposal(tuple(problems), None, facts)
+    return Proposal(tuple(problems), build(), facts)
+
+
 class AnswersError(Exception):
     """An answers-file section that cannot be read; ``problems`` name each field."""
 
@@ -63,11 +97,17 @@ class AnswersError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class Rejected(AnswersError, Invalid):
+    """``Step.plan()`` on answers with errors; ``problems`` name each field."""
+
+
 A = TypeVar("A")
 
 
 class Step(Generic[A]):
-    """One step of the wizard. Subclasses set the class attributes and the four methods."""
+    """One step of the wizard. Subclasses set the class attributes, ``current``,
+    ``propose`` and ``status`` (and ``context`` when the form needs what the machine offers).
+    """
 
     name: ClassVar[str]
     title: ClassVar[str]
@@ -81,14 +121,31 @@ class Step(Generic[A]):
     def current(self, system: System) -> A:
         raise NotImplementedError
 
-    def validate(self, a: A, system: System) -> list[Problem]:
-        return []
-
-    def plan(self, a: A, system: System) -> Plan:
+    def propose(self, a: A, system: System) -> Proposal:
         raise NotImplementedError
+
+    def context(self, system: System) -> object:
+        """What the machine offers this step's form, whatever the answers (None: nothing)."""
+        return None
 
     def status(self, system: System) -> Status:
         raise NotImplementedError
+
+    def parts(self) -> tuple[Step[Any], ...]:
+        """The steps with a section in the answers file that this one edits (itself)."""
+        return (self,)
+
+    # Shorthands over propose() -----------------------------------------------------------
+
+    def validate(self, a: A, system: System) -> list[Problem]:
+        return list(self.propose(a, system).problems)
+
+    def plan(self, a: A, system: System) -> Plan:
+        """The plan for ``a``; raises ``Rejected`` when a problem is an error."""
+        found = self.propose(a, system)
+        if found.plan is None:
+            raise Rejected(list(found.problems))
+        return found.plan
 
     # The answers file ------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mailwizard import dnsrecords, opendkim, postfix, services
 from mailwizard.plan import Command, FileChange, Plan
-from mailwizard.steps.base import Problem, Status, Step
+from mailwizard.steps.base import Problem, Proposal, Status, Step, proposal
 from mailwizard.steps.domains import mail_domains, primary_domain
 from mailwizard.system import System
 from mailwizard.validate import Invalid, dkim_bits, domain, selector
@@ -117,6 +117,22 @@ def staged_postfix(system: System) -> postfix.Staged | None:
     return postfix.stage(system, set_main=edits, why="sign outgoing mail with opendkim")
 
 
+@dataclass(frozen=True)
+class DkimRecord:
+    """The TXT record to publish: its name, the quoted strings (≤255 bytes each), flat."""
+
+    name: str
+    split: str
+    flat: str
+
+
+@dataclass(frozen=True)
+class DkimFacts:
+    """``DkimStep.propose()``'s facts: the record, None until the key exists."""
+
+    record: DkimRecord | None
+
+
 class DkimStep(Step[DkimAnswers]):
     name = "dkim"
     title = "DKIM signing"
@@ -168,7 +184,37 @@ mail signed with it fails DKIM until the new record is published.
             bits=key_bits(system, sel) or DEFAULT_BITS,
         )
 
-    def validate(self, a: DkimAnswers, system: System) -> list[Problem]:
+    def propose(self, a: DkimAnswers, system: System) -> Proposal:
+        """The problems, the plan, and the record to publish (``DkimFacts``).
+
+        Postfix's milter edit does not depend on the answers: it is staged once, here."""
+        problems = self._problems(a, system)
+        staged: postfix.Staged | None = None
+        try:
+            staged = staged_postfix(system)
+        except postfix.StagingError as exc:
+            problems.append(Problem("dkim", f"postconf refused the change: {exc}"))
+        else:
+            if staged is not None:
+                problems.extend(Problem("dkim", f"postconf: {w}") for w in staged.warnings)
+        return proposal(problems, lambda: self._build(a, system, staged),
+                        self._facts(a, system, problems))
+
+    def _facts(self, a: DkimAnswers, system: System, problems: list[Problem]) -> DkimFacts:
+        """The record for the domain and selector, once both are valid and a key exists."""
+        if any(p.field in ("dkim.domain", "dkim.selector") and p.level == "error"
+               for p in problems):
+            return DkimFacts(None)
+        try:
+            dom, sel = domain(a.domain), selector(a.selector)
+        except Invalid:
+            return DkimFacts(None)
+        found = public_record(system, dom, sel)
+        if found is None:
+            return DkimFacts(None)
+        return DkimFacts(DkimRecord(dnsrecords.dkim_name(dom, sel), *found))
+
+    def _problems(self, a: DkimAnswers, system: System) -> list[Problem]:
         problems: list[Problem] = []
         names: dict[str, str] = {}
         for key, fn, value in (("domain", domain, a.domain), ("selector", selector, a.selector)):
@@ -217,16 +263,9 @@ mail signed with it fails DKIM until the new record is published.
                     "is published (a new selector avoids that)",
                     "warning",
                 ))
-        try:
-            staged = staged_postfix(system)
-        except postfix.StagingError as exc:
-            problems.append(Problem("dkim", f"postconf refused the change: {exc}"))
-        else:
-            if staged is not None:
-                problems.extend(Problem("dkim", f"postconf: {w}") for w in staged.warnings)
         return problems
 
-    def plan(self, a: DkimAnswers, system: System) -> Plan:
+    def _build(self, a: DkimAnswers, system: System, staged: postfix.Staged | None) -> Plan:
         dom, sel, bits = domain(a.domain), selector(a.selector), dkim_bits(a.bits)
         files: list[FileChange] = []
         commands: list[Command] = []
@@ -274,10 +313,7 @@ mail signed with it fails DKIM until the new record is published.
                                     why="clients whose mail opendkim signs (mynetworks)"))
         dkim_changed = bool(files or commands)
 
-        staged = staged_postfix(system)
         if staged is not None:
-            if staged.warnings:
-                raise postfix.StagingError("; ".join(staged.warnings))
             files.extend(staged.changes)
         postfix_changed = staged is not None and bool(staged.changes)
         checks = (Command(("opendkim", "-n", "-x", opendkim.CONF),

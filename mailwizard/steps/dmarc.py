@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mailwizard import dnsrecords
 from mailwizard.plan import FileChange, Plan
-from mailwizard.steps.base import Problem, Status, Step
+from mailwizard.steps.base import Problem, Proposal, Status, Step, proposal
 from mailwizard.steps.domains import mail_domains, primary_domain
 from mailwizard.steps.spf import records_change, stored_records
 from mailwizard.system import System
@@ -46,7 +46,10 @@ few weeks, then tighten.
             return DmarcAnswers(stored.get("policy", "none"), stored.get("rua", ""))
         return DmarcAnswers("none", f"postmaster@{primary_domain(system)}")
 
-    def validate(self, a: DmarcAnswers, system: System) -> list[Problem]:
+    def propose(self, a: DmarcAnswers, system: System) -> Proposal:
+        return proposal(self._problems(a, system), lambda: self._build(a, system))
+
+    def _problems(self, a: DmarcAnswers, system: System) -> list[Problem]:
         problems: list[Problem] = []
         if a.policy not in dnsrecords.DMARC_POLICIES:
             problems.append(Problem("dmarc.policy",
@@ -75,7 +78,7 @@ few weeks, then tighten.
                             f"record (DOMAIN._report._dmarc.{rua_domain})", "warning"))
         return problems
 
-    def plan(self, a: DmarcAnswers, system: System) -> Plan:
+    def _build(self, a: DmarcAnswers, system: System) -> Plan:
         rua = address(a.rua) if a.rua else ""
         table = {"policy": a.policy, "rua": rua,
                  "record": dnsrecords.dmarc_record(a.policy, rua)}

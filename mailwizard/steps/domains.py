@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mailwizard import postfix
 from mailwizard.plan import Plan
-from mailwizard.steps.base import AnswersError, Problem, Status, Step, errors
+from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, errors, proposal
 from mailwizard.system import System
 from mailwizard.validate import Invalid, destination, network, networks_together
 
@@ -135,7 +135,10 @@ to the machine itself; add an application server's address only if it cannot log
             problems.append(Problem("domains.mynetworks", str(exc)))
         return dests, nets, problems
 
-    def validate(self, a: DomainsAnswers, system: System) -> list[Problem]:
+    def propose(self, a: DomainsAnswers, system: System) -> Proposal:
+        return proposal(self._problems(a, system), lambda: self._build(a, system))
+
+    def _problems(self, a: DomainsAnswers, system: System) -> list[Problem]:
         dests, nets, problems = self._normalise(a)
         if not a.mydestination:
             problems.append(Problem("domains.mydestination",
@@ -153,7 +156,7 @@ to the machine itself; add an application server's address only if it cannot log
                                     "warning"))
         return problems
 
-    def plan(self, a: DomainsAnswers, system: System) -> Plan:
+    def _build(self, a: DomainsAnswers, system: System) -> Plan:
         dests, nets, problems = self._normalise(a)
         if errors(problems):  # never plan around a refused entry (validate() first)
             raise AnswersError(errors(problems))

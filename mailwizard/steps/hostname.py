@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from mailwizard import postfix
 from mailwizard.plan import Command, FileChange, Plan
-from mailwizard.steps.base import Problem, Status, Step, field_check
+from mailwizard.steps.base import Problem, Proposal, Status, Step, field_check, proposal
 from mailwizard.system import System
 from mailwizard.validate import fqdn
 
@@ -119,12 +119,15 @@ fixes an already installed Postfix, which the guide leaves to the installer.
         now = read_now(system)
         return HostnameAnswers(fqdn=now.myhostname or now.etc_hostname or now.running)
 
-    def validate(self, a: HostnameAnswers, system: System) -> list[Problem]:
+    def propose(self, a: HostnameAnswers, system: System) -> Proposal:
+        return proposal(self._problems(a, system), lambda: self._build(a, system))
+
+    def _problems(self, a: HostnameAnswers, system: System) -> list[Problem]:
         problems: list[Problem] = []
         field_check(problems, "hostname.fqdn", fqdn, a.fqdn)
         return problems
 
-    def plan(self, a: HostnameAnswers, system: System) -> Plan:
+    def _build(self, a: HostnameAnswers, system: System) -> Plan:
         name = fqdn(a.fqdn)
         now = read_now(system)
         files: list[FileChange] = []

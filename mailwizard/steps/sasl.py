@@ -19,7 +19,7 @@ from typing import Any
 from mailwizard import postfix
 from mailwizard.plan import Command, FileChange, Plan
 from mailwizard.secret import Secret
-from mailwizard.steps.base import AnswersError, Problem, Status, Step, errors
+from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, errors, proposal
 from mailwizard.steps.domains import primary_domain
 from mailwizard.steps.tls import configured, tls_configured
 from mailwizard.system import System
@@ -561,7 +561,22 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
             local_domain=postfix.get(system, "smtpd_sasl_local_domain"),
         )
 
-    def validate(self, a: SaslAnswers, system: System) -> list[Problem]:
+    def propose(self, a: SaslAnswers, system: System) -> Proposal:
+        """Problems and plan; main.cf/master.cf are staged once, whether AUTH goes on or off."""
+        problems = self._problems(a, system)
+        try:
+            staged = config_staged(a, system)
+        except postfix.StagingError as exc:
+            if not a.enabled:
+                raise
+            problems.append(Problem("sasl", f"postconf refused the change: {exc}"))
+            return Proposal(tuple(problems))
+        if staged.warnings and not a.enabled:
+            raise postfix.StagingError("; ".join(staged.warnings))
+        problems.extend(Problem("sasl", f"postconf: {w}") for w in staged.warnings)
+        return proposal(problems, lambda: self._build(a, system, staged))
+
+    def _problems(self, a: SaslAnswers, system: System) -> list[Problem]:
         problems: list[Problem] = []
         if a.local_domain:
             try:
@@ -633,21 +648,11 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
             problems.append(Problem(
                 "sasl", "no SASL mechanisms are installed (libsasl2-modules): smtpd would stop "
                         "with 'no SASL authentication mechanisms'"))
-        try:
-            staged = config_staged(a, system)
-        except postfix.StagingError as exc:
-            problems.append(Problem("sasl", f"postconf refused the change: {exc}"))
-            return problems
-        problems.extend(Problem("sasl", f"postconf: {w}") for w in staged.warnings)
         return problems
 
-    def plan(self, a: SaslAnswers, system: System) -> Plan:
-        files: list[FileChange] = []
+    def _build(self, a: SaslAnswers, system: System, staged: postfix.Staged) -> Plan:
+        files: list[FileChange] = list(staged.changes)
         commands: list[Command] = []
-        staged = config_staged(a, system)
-        if staged.warnings:
-            raise postfix.StagingError("; ".join(staged.warnings))
-        files.extend(staged.changes)
         if a.enabled:
             before = system.read_bytes(SMTPD_CONF)
             after = render_smtpd_conf()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from mailwizard import dnsrecords, postfix
 from mailwizard.plan import FileChange, Plan
-from mailwizard.steps.base import Level, Problem, Status, Step
+from mailwizard.steps.base import Level, Problem, Proposal, Status, Step, proposal
 from mailwizard.system import System
 from mailwizard.validate import Invalid
 
@@ -201,8 +201,15 @@ server that sends as your domain (web shop, newsletter service) is listed.
             fail_open="default_action=DUNNO" in policy[0] if policy else True,
         )
 
-    def validate(self, a: SpfAnswers, system: System) -> list[Problem]:
+    def propose(self, a: SpfAnswers, system: System) -> Proposal:
+        problems, staged = self._check(a, system)
+        return proposal(problems, lambda: self._build(a, system, staged))
+
+    def _check(self, a: SpfAnswers, system: System
+               ) -> tuple[list[Problem], postfix.Staged | None]:
+        """The problems, and main.cf/master.cf staged once for them."""
         problems: list[Problem] = []
+        staged: postfix.Staged | None = None
         try:
             check = dnsrecords.check_spf(a.record)
         except Invalid as exc:
@@ -242,19 +249,16 @@ server that sends as your domain (web shop, newsletter service) is listed.
                 f"another SPF policy is configured ({others[0]}): mail would be checked twice",
                 "warning",
             ))
-        return problems
+        return problems, staged
 
-    def plan(self, a: SpfAnswers, system: System) -> Plan:
+    def _build(self, a: SpfAnswers, system: System, staged: postfix.Staged | None) -> Plan:
         files: list[FileChange] = []
         record = dnsrecords.check_spf(a.record).record
         stored = records_change(system, "spf", {"record": record},
                                 "the SPF record for the DNS step to publish")
         if stored:
             files.append(stored)
-        staged = staged_postfix(a, system)
         if staged is not None:
-            if staged.warnings:
-                raise postfix.StagingError("; ".join(staged.warnings))
             files.extend(staged.changes)
         postfix_changed = staged is not None and bool(staged.changes)
         return Plan(

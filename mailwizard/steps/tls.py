@@ -15,7 +15,7 @@ from typing import Any
 
 from mailwizard import postfix
 from mailwizard.plan import Command, Plan
-from mailwizard.steps.base import Problem, Status, Step, errors, field_check
+from mailwizard.steps.base import Problem, Proposal, Status, Step, errors, field_check, proposal
 from mailwizard.system import System
 from mailwizard.validate import file_path
 
@@ -239,6 +239,14 @@ def chosen_files(a: TlsAnswers) -> tuple[str, str]:
                                                              a.key_file.strip())
 
 
+@dataclass(frozen=True)
+class TlsContext:
+    """What the machine offers the TLS form: certbot's pair for this host, snakeoil."""
+
+    letsencrypt: tuple[str, str] | None
+    snakeoil: bool
+
+
 class TlsStep(Step[TlsAnswers]):
     name = "tls"
     title = "TLS"
@@ -302,7 +310,18 @@ is never shown.
         remove = ["smtpd_tls_chain_files"] if now.get("smtpd_tls_chain_files", "").strip() else []
         return edits, remove
 
-    def validate(self, a: TlsAnswers, system: System) -> list[Problem]:
+    def propose(self, a: TlsAnswers, system: System) -> Proposal:
+        problems, staged = self._check(a, system)
+        return proposal(problems, lambda: self._build(a, system, staged))
+
+    def context(self, system: System) -> TlsContext:
+        """The pairs the form offers: certbot's for this host, and whether snakeoil exists."""
+        return TlsContext(letsencrypt_pair(system),
+                          system.exists(SNAKEOIL_CERT) and system.exists(SNAKEOIL_KEY))
+
+    def _check(self, a: TlsAnswers, system: System
+               ) -> tuple[list[Problem], postfix.Staged | None]:
+        """The problems, and main.cf staged once (when they leave it to stage)."""
         problems: list[Problem] = []
         cert_given, key_given = a.cert_file.strip(), a.key_file.strip()
         if a.snakeoil:
@@ -310,7 +329,7 @@ is never shown.
                 problems.append(Problem(
                     "tls.snakeoil",
                     "give either snakeoil = true or cert_file and key_file, not both"))
-                return problems
+                return problems, None
             if system.exists(SNAKEOIL_CERT) and system.exists(SNAKEOIL_KEY):
                 problems.extend(check_pair(system, SNAKEOIL_CERT, SNAKEOIL_KEY,
                                            cert_field="tls.snakeoil", key_field="tls.snakeoil"))
@@ -324,7 +343,7 @@ is never shown.
                 problems.append(Problem(
                     "tls.cert_file",
                     "choose a certificate: cert_file and key_file, or snakeoil = true"))
-                return problems
+                return problems, None
             for where, value, other in (("tls.cert_file", cert_given, "tls.key_file"),
                                         ("tls.key_file", key_given, "tls.cert_file")):
                 if not value:
@@ -332,21 +351,23 @@ is never shown.
                 else:
                     field_check(problems, where, file_path, value)
             if problems:
-                return problems
+                return problems, None
             problems.extend(check_pair(system, cert_given, key_given))
         if errors(problems):
-            return problems
+            return problems, None
         edits, remove = self._edits(a, system)
         if remove:
             problems.append(Problem(
                 "tls", "smtpd_tls_chain_files is set and would override these files: "
                 "it is removed", "warning"))
+        staged = None
         if edits or remove:
-            staged = postfix.stage(system, set_main=edits, remove_main=remove)
+            staged = postfix.stage(system, set_main=edits, remove_main=remove,
+                                   why="STARTTLS with this certificate")
             problems.extend(Problem("tls", f"postconf: {w}") for w in staged.warnings)
-        return problems
+        return problems, staged
 
-    def plan(self, a: TlsAnswers, system: System) -> Plan:
+    def _build(self, a: TlsAnswers, system: System, staged: postfix.Staged | None) -> Plan:
         commands: list[Command] = []
         if a.snakeoil and not (system.exists(SNAKEOIL_CERT) and system.exists(SNAKEOIL_KEY)):
             commands.append(Command(
@@ -354,11 +375,7 @@ is never shown.
                 "create Debian's self-signed certificate and key",
                 touches=(SNAKEOIL_CERT, SNAKEOIL_KEY),
             ))
-        edits, remove = self._edits(a, system)
-        files: tuple[Any, ...] = ()
-        if edits or remove:
-            files = postfix.stage(system, set_main=edits, remove_main=remove,
-                                  why="STARTTLS with this certificate").changes
+        files: tuple[Any, ...] = staged.changes if staged is not None else ()
         changed = bool(files or commands)
         return Plan(
             files=files,

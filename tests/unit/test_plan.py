@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mailwizard.plan import Command, FileChange, Plan, combine
+from mailwizard.plan import Command, FileChange, Plan, SummaryRow, combine
 from mailwizard.secret import Secret
 
 
@@ -65,7 +65,10 @@ def test_summary_lines() -> None:
         reload=frozenset({"postfix", "opendkim"}),
         restart=frozenset({"opendkim"}),
     )
-    assert plan.summary() == [
+    rows = plan.summary()
+    assert rows[0] == SummaryRow("file", "/etc/postfix/main.cf", "+2 −1")
+    assert rows[3] == SummaryRow("run", "newaliases")
+    assert [str(row) for row in rows] == [
         "/etc/postfix/main.cf   +2 −1",
         "/etc/new   new, 2 lines",
         "/etc/old   deleted",
@@ -74,7 +77,7 @@ def test_summary_lines() -> None:
         "restart: opendkim",
         "reload: postfix",
     ]
-    assert "s3cret-pass" not in "\n".join(plan.summary())
+    assert "s3cret-pass" not in "\n".join(map(str, rows))
     assert plan.changed_files() == plan.files[:3]
     assert plan.file("/etc/same") is plan.files[3]
     assert plan.file("/nope") is None

@@ -73,7 +73,7 @@ def assert_no_secret(*texts: object) -> None:
 
 
 def plan_texts(plan: Plan) -> list[object]:
-    return [plan.diff(), "\n".join(plan.summary()), [c.display() for c in plan.commands],
+    return [plan.diff(), "\n".join(map(str, plan.summary())), [c.display() for c in plan.commands],
             [c.display() for c in plan.checks], repr(plan), str(plan)]
 
 
