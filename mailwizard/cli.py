@@ -20,8 +20,9 @@ EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 VERBS: dict[str, str] = {
     "apply": "apply FILE [--dry-run]   headless: plan from an answers file, show the diff, apply",
-    "check": "check [--json] [--live [--to A] [--source A] [--user U]]\n"
-             "                           configuration and DNS report (not available yet);\n"
+    "check": "check [--json] [--nameserver HOST[:PORT]] [--ipv4 A] [--ipv6 A]\n"
+             "      [--live [--to A] [--source A] [--user U]]\n"
+             "                           configuration and DNS report;\n"
              "                           --live: the live SMTP tests",
     "zone": "zone [--ipv4 A] [--ipv6 A]\n"
             "                           the DNS records to publish, as BIND zone lines",
@@ -206,11 +207,23 @@ def _check_parser() -> argparse.ArgumentParser:
 def cmd_check(system: System, ns: argparse.Namespace) -> int:
     from mailwizard import livecli
 
-    if not ns.live:
-        print("mailwizard check: the DNS and configuration report is not available yet in this"
-              " version (--live runs the SMTP tests)", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    return livecli.main(system, ns, as_json=ns.json)
+    if ns.live:
+        return livecli.main(system, ns, as_json=ns.json)
+    from mailwizard import checks, report
+
+    try:
+        request = report.Request(report.parse_nameserver(ns.nameserver), ns.ipv4, ns.ipv6)
+        results, seconds = report.run_sync(system, request)
+    except report.ReportError as exc:
+        print(f"mailwizard check: {exc}", file=sys.stderr)
+        return checks.EXIT_CHECKS_COULD_NOT_RUN
+    if ns.json:
+        print(checks.to_json(results))
+    else:
+        print(checks.to_table(results))
+        where = ns.nameserver or "the system resolver"
+        print(f"checks took {seconds:.1f} s (DNS asked: {where})")
+    return checks.exit_code(results)
 
 
 def cmd_rollback(system: System) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import run_python, run_wizard
+from tests.integration.wizard import add_public_address, run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -101,15 +101,9 @@ def stop_sink(ns: Namespace) -> None:
 @pytest.fixture(scope="module")
 def ns() -> Iterator[Namespace]:
     with Namespace(hostname="mail.example.com") as namespace:
+        add_public_address(namespace, PUBLIC)
         namespace.run(
             f"""
-            # The "public" address: on a dummy interface where the kernel has the module,
-            # else on lo (scope global either way: what the address detection looks for).
-            if ip link add mw0 type dummy 2>/dev/null; then
-              ip addr add {PUBLIC}/32 dev mw0; ip link set mw0 up
-            else
-              ip addr add {PUBLIC}/32 dev lo
-            fi
             echo mail.example.com > /etc/hostname
             rm -f /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/ssl/private/ssl-cert-snakeoil.key
             rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private

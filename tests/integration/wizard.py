@@ -32,3 +32,15 @@ def run_python(ns: Namespace, code: str) -> str:
     return ns.run(
         f"cd {shlex.quote(str(PROJECT))}\n{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
     ).stdout
+
+
+def add_public_address(ns: Namespace, address: str) -> None:
+    """The server's "public" address, on a dummy interface where the kernel has the module,
+    else on lo (scope global either way: what the address detection looks for)."""
+    ns.run(f"""
+        if ip link add mw0 type dummy 2>/dev/null; then
+          ip addr add {address}/32 dev mw0; ip link set mw0 up
+        else
+          ip addr add {address}/32 dev lo
+        fi
+    """)

@@ -135,11 +135,12 @@ def test_rollback(sandbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert after == {k: v for k, v in before.items() if not k.startswith("var/backups")}
 
 
-@pytest.mark.parametrize("verb", ["check"])
-def test_unbuilt_verbs_exit_3(sandbox: Path, verb: str,
-                              capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "--root", str(sandbox), verb, "--json")
-    assert code == 3 and "not available yet" in err
+def test_check_that_cannot_run_exits_2(sandbox: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--root", str(sandbox), "check", "--json")
+    assert code == 2 and "myhostname is 'debian'" in err
+    code, _, err = run(capsys, "--root", str(sandbox), "check", "--nameserver", "127.0.0.1:x")
+    assert code == 2 and "--nameserver 127.0.0.1:x: the port must be a number" in err
 
 
 def test_usage_errors_exit_1_not_2(sandbox: Path, capsys: pytest.CaptureFixture[str]) -> None:
