@@ -12,6 +12,7 @@ import contextlib
 import grp
 import os
 import pwd
+import queue
 import shutil
 import signal
 import stat
@@ -117,15 +118,18 @@ class ShRunner:
         if data is not None:
             kwargs["_in"] = data
         lines: list[str] = []
+        # sh reads the output in a thread of its own and stops 2 s after the command exits:
+        # a slow ``on_line`` (the apply screen) must not hold that thread up, so the lines
+        # queue here and this thread hands them on (``_stream``).
+        queued: queue.SimpleQueue[object] = queue.SimpleQueue()
         if on_line is not None:
-            line_sink = on_line
+            kwargs.update(_out=queued.put, _err_to_out=True)
 
-            def sink(line: str) -> None:
-                line = hide(line.rstrip("\n"))
-                lines.append(line)
-                line_sink(line)
-
-            kwargs.update(_out=sink, _err_to_out=True)
+        def deliver(line: str) -> None:
+            line = hide(line.rstrip("\n"))
+            lines.append(line)
+            assert on_line is not None
+            on_line(line)
         command: Any = sh.Command(exe)
         expired = threading.Event()
         try:
@@ -140,7 +144,10 @@ class ShRunner:
             timer.daemon = True
             timer.start()
             try:
-                proc.wait()
+                if on_line is None:
+                    proc.wait()
+                else:
+                    _stream(proc, queued, deliver)
             except BaseException:  # Ctrl-C while waiting: leave nothing running behind
                 if not expired.is_set():
                     with contextlib.suppress(OSError):
@@ -172,6 +179,39 @@ class ShRunner:
         if check and rc != 0:
             raise CommandError(argv, rc, out + err)
         return result
+
+
+_END = object()
+
+
+def _stream(proc: Any, queued: queue.SimpleQueue[object],
+            deliver: Callable[[str], None]) -> None:
+    """Wait for ``proc`` (in a helper thread) while handing every queued line to ``deliver``
+    here, until the last one; re-raise what ``proc.wait()`` raised."""
+    raised: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            proc.wait()
+        except BaseException as exc:
+            raised.append(exc)
+        finally:
+            queued.put(_END)
+
+    waiter = threading.Thread(target=wait, name="command-wait", daemon=True)
+    waiter.start()
+    while True:
+        try:
+            item = queued.get(timeout=0.1)  # a timeout, so Ctrl-C gets through
+        except queue.Empty:
+            continue
+        if item is _END:
+            break
+        assert isinstance(item, str)
+        deliver(item)
+    waiter.join()
+    if raised:
+        raise raised[0]
 
 
 def _signal_name(number: int) -> str:

@@ -238,6 +238,23 @@ def test_on_line_many_lines(sh_runner: ShRunner) -> None:
     assert seen == [str(i) for i in range(1, 5001)]
 
 
+def test_on_line_gets_every_line_when_the_sink_is_slower_than_the_command(
+        sh_runner: ShRunner) -> None:
+    """The sink (the apply screen, one line at a time through the event loop) may lag far
+    behind a command that has long exited: no line may be lost (the sh library stops
+    reading 2 s after the exit)."""
+    seen: list[str] = []
+
+    def slow(line: str) -> None:
+        if not seen:
+            time.sleep(3)  # the command (300 short lines in the pipe) exits meanwhile
+        seen.append(line)
+
+    result = sh_runner.run(["seq", "1", "300"], on_line=slow)
+    assert seen == [str(i) for i in range(1, 301)]
+    assert result.stdout.splitlines() == seen
+
+
 def test_secret_stdin_never_in_result(sh_runner: ShRunner) -> None:
     result = sh_runner.run(["cat"], stdin=Secret(PASSWORD))
     assert PASSWORD not in repr(result)
