@@ -6,6 +6,7 @@ a Rich Text object (command output is never parsed as markup).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -13,6 +14,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from mailwizard.apply import ApplyResult, Event, apply
@@ -25,6 +27,7 @@ NEXT: dict[str, str] = {
                 "to the new name.",
     "domains": "Publish an MX record for each mail domain pointing at this server.",
 }
+DRAIN_CHUNK = 200  # events shown per turn of the event loop while output pours in
 GENERIC_NEXT = ("Go on with the next step in the hub; when all are done, publish the DNS "
                 "records and run the test.")
 
@@ -62,6 +65,9 @@ class ApplyScreen(WizardScreen):
         self.step_title = title
         self.result: ApplyResult | None = None
         self.last_lines: list[str] = []
+        self._lock = threading.Lock()
+        self._pending: list[Event] = []  # from the apply thread, not shown yet
+        self._drain_posted = False
 
     def compose(self) -> ComposeResult:
         head = Text(" mailwizard", style="bold")
@@ -77,16 +83,43 @@ class ApplyScreen(WizardScreen):
         self.query_one("#apply-outcome", Static).display = False
         self._run()
 
+    class Drain(Message):
+        """Events are waiting in ``_pending``."""
+
     @work(thread=True, exclusive=True, group="apply")
     def _run(self) -> None:
         def emit(event: Event) -> None:
-            self.app.call_from_thread(self._event, event)
+            # Queue and go on: a command's output is not held up by the screen, and the
+            # screen shows what arrived in chunks (``_drain``) rather than a line per call.
+            with self._lock:
+                self._pending.append(event)
+                if self._drain_posted:
+                    return
+                self._drain_posted = True
+            self.post_message(self.Drain())
 
         try:
             result = apply(self.system, self.plan, emit)
         except Exception as exc:  # apply() reports plan failures; this is a bug or OS error
             result = ApplyResult(False, failed="apply", reason=f"{type(exc).__name__}: {exc}")
         self.app.call_from_thread(self._finished, result)
+
+    def on_apply_screen_drain(self) -> None:
+        self._drain(DRAIN_CHUNK)
+
+    def _drain(self, limit: int | None = None) -> None:
+        """Show up to ``limit`` waiting events (all: None); more waiting: come back after
+        the next frame, so that key presses are handled in between."""
+        with self._lock:
+            take = len(self._pending) if limit is None else min(limit, len(self._pending))
+            events = self._pending[:take]
+            del self._pending[:take]
+            more = bool(self._pending)
+            self._drain_posted = more
+        for event in events:
+            self._event(event)
+        if more:
+            self.call_after_refresh(self.post_message, self.Drain())
 
     @property
     def finished(self) -> bool:
@@ -105,6 +138,7 @@ class ApplyScreen(WizardScreen):
         self.query_one("#apply-log", RichLog).write(event_text(event))
 
     def _finished(self, result: ApplyResult) -> None:
+        self._drain()
         self.result = result
         bar = self.query_one("#apply-progress", ProgressBar)
         outcome = Text()
