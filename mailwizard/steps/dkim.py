@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailwizard import dnsrecords, opendkim, postfix, services
+from mailwizard.facts import mail_domains, primary_domain
 from mailwizard.plan import Command, FileChange, Plan
 from mailwizard.steps.base import Problem, Proposal, Status, Step, proposal
-from mailwizard.steps.domains import mail_domains, primary_domain
 from mailwizard.system import System
 from mailwizard.validate import Invalid, dkim_bits, domain, selector
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mailwizard import dnsrecords
+from mailwizard.facts import mail_domains, primary_domain, records_change, stored_records
 from mailwizard.plan import FileChange, Plan
 from mailwizard.steps.base import Problem, Proposal, Status, Step, proposal
-from mailwizard.steps.domains import mail_domains, primary_domain
-from mailwizard.steps.spf import records_change, stored_records
 from mailwizard.system import System
 from mailwizard.validate import Invalid, address
 

@@ -6,6 +6,8 @@ import ipaddress
 from dataclasses import dataclass
 
 from mailwizard import postfix
+from mailwizard.facts import mail_domains as mail_domains  # re-exported
+from mailwizard.facts import primary_domain as primary_domain  # re-exported
 from mailwizard.plan import Plan
 from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, errors, proposal
 from mailwizard.system import System
@@ -51,25 +53,6 @@ def _is_loopback(net: str) -> bool:
         return ipaddress.ip_network(net.replace("[", "").replace("]", ""), strict=False).is_loopback
     except ValueError:
         return False
-
-
-def mail_domains(system: System) -> list[str]:
-    """The real domains in mydestination (no localhost, no variables): the DKIM/SPF default."""
-    out = []
-    for item in postfix.split_list(postfix.get(system, "mydestination")):
-        if "$" in item or item.startswith("localhost") or "." not in item:
-            continue
-        out.append(item)
-    return out
-
-
-def primary_domain(system: System) -> str:
-    """The mail domain the later steps default to: the shortest real destination."""
-    domains = mail_domains(system)
-    if domains:
-        return min(domains, key=lambda d: (d.count("."), d))
-    host = postfix.get(system, "myhostname")
-    return host.split(".", 1)[1] if host.count(".") >= 2 else host
 
 
 class DomainsStep(Step[DomainsAnswers]):

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailwizard import postfix
+from mailwizard import berkeleydb, facts, postfix
 from mailwizard.plan import Command, FileChange, Plan
 from mailwizard.secret import Secret
-from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, errors, proposal
-from mailwizard.steps.domains import primary_domain
-from mailwizard.steps.tls import configured, tls_configured
+from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, proposal
 from mailwizard.system import System
 from mailwizard.validate import Invalid, domain, password, sasl_user
 
@@ -178,69 +175,6 @@ def parse_section(section: Mapping[str, Any]) -> SaslAnswers:
 # -- reading sasldb2 -----------------------------------------------------------------------
 
 
-_HASH_MAGIC = 0x061561
-_P_HASH_UNSORTED, _P_OVERFLOW, _P_HASH = 2, 7, 13
-_H_KEYDATA, _H_OFFPAGE = 1, 3
-_PAGE_HEADER = 26
-
-
-def _overflow(data: bytes, pagesize: int, pgno: int, total: int, order: str) -> bytes:
-    out = b""
-    seen = 0
-    while pgno and len(out) < total and seen < len(data) // pagesize:
-        base = pgno * pagesize
-        _, _, nxt, _, length, _, ptype = struct.unpack_from(order + "IIIHHBB", data, base + 8)
-        if ptype != _P_OVERFLOW:
-            raise ValueError("bad overflow page")
-        out += data[base + _PAGE_HEADER:base + _PAGE_HEADER + length]
-        pgno, seen = nxt, seen + 1
-    if len(out) != total:
-        raise ValueError("short overflow chain")
-    return out
-
-
-def _hash_items(data: bytes) -> dict[bytes, bytes] | None:
-    """Every key/data pair of a Berkeley DB (4.x/5.x) hash file; None if not one we can read."""
-    if len(data) < 512:
-        return None
-    for order in ("<", ">"):
-        magic, version, pagesize, encrypt, _, metaflags = struct.unpack_from(
-            order + "IIIBBB", data, 12)
-        if magic == _HASH_MAGIC:
-            break
-    else:
-        return None
-    if version not in (8, 9, 10) or encrypt or metaflags & 0x01 or pagesize < 512 \
-            or len(data) % pagesize:
-        return None  # unknown version, encrypted or checksummed pages
-    items: dict[bytes, bytes] = {}
-    for pgno in range(1, len(data) // pagesize):
-        base = pgno * pagesize
-        entries, _, _, ptype = struct.unpack_from(order + "HHBB", data, base + 20)
-        if ptype not in (_P_HASH, _P_HASH_UNSORTED):
-            continue
-        offsets = struct.unpack_from(order + f"{entries}H", data, base + _PAGE_HEADER)
-        values: list[bytes] = []
-        for i, off in enumerate(offsets):
-            end = pagesize if i == 0 else offsets[i - 1]
-            if not _PAGE_HEADER < off < end <= pagesize:
-                return None
-            kind = data[base + off]
-            if kind == _H_KEYDATA:
-                values.append(data[base + off + 1:base + end])
-            elif kind == _H_OFFPAGE:
-                opg, tlen = struct.unpack_from(order + "II", data, base + off + 4)
-                values.append(_overflow(data, pagesize, opg, tlen, order))
-            else:
-                return None  # duplicates: sasldb never writes them
-        if len(values) % 2:
-            return None
-        for key, value in zip(values[::2], values[1::2], strict=True):
-            if key in items:
-                return None
-            items[key] = value
-    return items
-
 
 def stored_passwords(system: System) -> dict[str, Secret] | None:
     """``user@realm`` -> stored userPassword, read in memory; None if sasldb2 is unreadable.
@@ -252,7 +186,7 @@ def stored_passwords(system: System) -> dict[str, Secret] | None:
     if data is None:
         return {}
     try:
-        items = _hash_items(data)
+        items = berkeleydb.hash_items(data)
         if items is None:
             return None
         out: dict[str, Secret] = {}
@@ -316,9 +250,9 @@ def postfix_in_sasl_group(system: System) -> bool | None:
 def tls_pending(system: System) -> bool:
     """STARTTLS will be offered: TLS works now, or an earlier step of this plan set a
     certificate that its commands create (``make-ssl-cert``)."""
-    if tls_configured(system):
+    if facts.tls_configured(system):
         return True
-    return postfix.MAIN_CF in system.overlay and all(configured(system))
+    return postfix.MAIN_CF in system.overlay and all(facts.tls_files(system))
 
 
 def render_smtpd_conf() -> bytes:
@@ -437,7 +371,7 @@ def effective_local_domain(a: SaslAnswers, system: System) -> str:
     primary mail domain ("" when none of them is a real domain)."""
     candidates = [a.local_domain, postfix.get(system, "smtpd_sasl_local_domain")]
     candidates += [_split(u.user)[1] for u in a.users]
-    candidates.append(primary_domain(system))
+    candidates.append(facts.primary_domain(system))
     for value in candidates:
         if value and "$" not in value:
             try:
@@ -693,7 +627,7 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
             return Status("problem", f"chroot copy is {wrong}", now)
         if not enabled:
             return Status("warn", f"{count}, AUTH off", now)
-        if not tls_configured(system):
+        if not facts.tls_configured(system):
             return Status("warn", f"{count}, no TLS: AUTH hidden", now)
         return Status("ok", count, now)
 
@@ -706,9 +640,7 @@ def _sasl_modules_present(system: System) -> bool:
     return any(lib.glob("*/sasl2/libplain.so*")) or any(lib.glob("sasl2/libplain.so*"))
 
 
-# -- what the screen calls -----------------------------------------------------------------
-
-STEP = SaslStep()
+# -- what the screen checks as the admin types ----------------------------------------
 
 
 def password_problems(login: str, secret: Secret, again: Secret,
@@ -722,50 +654,3 @@ def password_problems(login: str, secret: Secret, again: Secret,
     if secret != again:
         problems.append(Problem(f"{where}_again", "the two passwords differ"))
     return problems
-
-
-def _login(system: System, user: str, *, exists: bool) -> tuple[str, list[Problem]]:
-    try:
-        login = sasl_user(user)
-    except Invalid as exc:
-        return "", [Problem("sasl.user", str(exc))]
-    present = login in list_users(system)
-    if exists and not present:
-        return login, [Problem("sasl.user", f"no login {login}")]
-    if not exists and present:
-        return login, [Problem("sasl.user", f"{login} exists already: change its password")]
-    return login, []
-
-
-def add_user(system: System, user: str, secret: Secret, again: Secret) -> Plan:
-    """Add a login (and everything logins need); AnswersError names sasl.user / sasl.password."""
-    login, problems = _login(system, user, exists=False)
-    if login:
-        problems += password_problems(login, secret, again)
-    if errors(problems):
-        raise AnswersError(problems)
-    answers = SaslAnswers(enabled=True, users=(SaslUser(login, secret),))
-    return STEP.plan(answers, system)
-
-
-def change_password(system: System, user: str, secret: Secret, again: Secret) -> Plan:
-    """Set a new password for an existing login (empty plan when it is the same one)."""
-    login, problems = _login(system, user, exists=True)
-    if login:
-        problems += password_problems(login, secret, again)
-    if errors(problems):
-        raise AnswersError(problems)
-    stored = stored_passwords(system)
-    if stored is not None and stored.get(login) == secret:
-        return Plan(steps=("sasl",))
-    return Plan(commands=(set_password_command(system, login, secret, new=False),
-                          *copy_commands(system)),
-                checks=copy_checks(system), steps=("sasl",))
-
-
-def delete_user(system: System, user: str) -> Plan:
-    """Delete a login and refresh the chroot copy."""
-    login, problems = _login(system, user, exists=True)
-    if problems:
-        raise AnswersError(problems)
-    return sasldb_plan(system, [], [login])

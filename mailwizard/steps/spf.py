@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 
 from mailwizard import dnsrecords, postfix
+from mailwizard.facts import records_change
+from mailwizard.facts import stored_records as stored_records  # re-exported
 from mailwizard.plan import FileChange, Plan
 from mailwizard.steps.base import Level, Problem, Proposal, Status, Step, proposal
 from mailwizard.system import System
@@ -102,26 +104,6 @@ def merge_restrictions(current: str, on: bool, policy: str) -> list[str]:
 
 def fail_open_supported(system: System) -> bool:
     return postfix.version_tuple(postfix.version(system) or "0") >= (3, 0)
-
-
-def stored_records(system: System) -> dict[str, dict[str, str]]:
-    try:
-        return dnsrecords.read_records(system.read_text(dnsrecords.RECORDS_FILE))
-    except Invalid:
-        return {}
-
-
-def records_change(system: System, section: str, table: dict[str, str], why: str
-                   ) -> FileChange | None:
-    """The records-file change that sets ``section`` (None when it already says so)."""
-    path = dnsrecords.RECORDS_FILE
-    before = system.read_bytes(path)
-    after = dnsrecords.with_section(
-        None if before is None else before.decode("utf-8", "replace"), section, table
-    ).encode()
-    if before == after:
-        return None
-    return FileChange(path, before, after, mode=0o644, owner="root", group="root", why=why)
 
 
 def staged_postfix(a: SpfAnswers, system: System) -> postfix.Staged | None:

@@ -8,16 +8,18 @@ read, printed or logged here: only its public half (``openssl pkey -pubout``) is
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mailwizard import postfix
+from mailwizard import postfix, x509
+from mailwizard.facts import tls_configured as tls_configured  # re-exported
+from mailwizard.facts import tls_files
 from mailwizard.plan import Command, Plan
 from mailwizard.steps.base import Problem, Proposal, Status, Step, errors, field_check, proposal
 from mailwizard.system import System
 from mailwizard.validate import file_path
+from mailwizard.x509 import X509Info, name_matches
 
 SNAKEOIL_CERT = "/etc/ssl/certs/ssl-cert-snakeoil.pem"
 SNAKEOIL_KEY = "/etc/ssl/private/ssl-cert-snakeoil.key"
@@ -36,22 +38,7 @@ class TlsAnswers:
     snakeoil: bool = False
 
 
-# -- what openssl says about the files (pure parsing and judging) -------------------------
-
-
-@dataclass(frozen=True)
-class X509Info:
-    not_after: datetime | None
-    common_name: str
-    dns_names: tuple[str, ...]  # subjectAltName DNS entries
-    public_key: str
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The names a client checks: the SAN DNS names, or the CN when there are none."""
-        if self.dns_names:
-            return self.dns_names
-        return (self.common_name,) if self.common_name else ()
+# -- judging a certificate and key (pure; ``mailwizard.x509`` reads them) ------------------
 
 
 @dataclass(frozen=True)
@@ -63,49 +50,6 @@ class PairFacts:
     cert: X509Info | None  # None: not a readable PEM certificate
     key_public: str | None  # None: not a readable, unencrypted private key
     key_mode: int | None = None
-
-
-def parse_x509(text: str) -> X509Info:
-    """Parse ``openssl x509 -noout -enddate -subject -nameopt sep_multiline,utf8
-    -ext subjectAltName -pubkey`` output."""
-    not_after: datetime | None = None
-    m = re.search(r"^notAfter=(.+)$", text, re.M)
-    if m:
-        try:
-            stamp = datetime.strptime(" ".join(m.group(1).split()), "%b %d %H:%M:%S %Y GMT")
-            not_after = stamp.replace(tzinfo=UTC)
-        except ValueError:
-            not_after = None
-    cn = ""
-    subject = re.search(r"^subject=\s*\n((?:[ \t]+.*\n?)*)", text, re.M)
-    if subject:
-        for line in subject.group(1).splitlines():
-            key, _, value = line.strip().partition("=")
-            if key == "CN":
-                cn = value.strip()
-    else:
-        inline = re.search(r"^subject=.*?\bCN\s*=\s*([^,/\n]+)", text, re.M)
-        cn = inline.group(1).strip() if inline else ""
-    sans: list[str] = []
-    san = re.search(r"Subject Alternative Name:.*\n[ \t]+(.*)", text)
-    if san:
-        for item in san.group(1).split(","):
-            kind, _, value = item.strip().partition(":")
-            if kind == "DNS" and value:
-                sans.append(value.strip().lower())
-    key = re.search(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", text, re.S)
-    return X509Info(not_after, cn, tuple(sans), key.group(0).strip() if key else "")
-
-
-def name_matches(pattern: str, host: str) -> bool:
-    """A certificate name covers ``host``: equal, or ``*.example.com`` for one label."""
-    pattern, host = pattern.lower().rstrip("."), host.lower().rstrip(".")
-    if pattern == host:
-        return True
-    if pattern.startswith("*."):
-        head, _, rest = host.partition(".")
-        return bool(head) and rest == pattern[2:]
-    return False
 
 
 def judge(
@@ -168,24 +112,11 @@ def inspect(system: System, cert: str, key: str) -> PairFacts:
     """Ask openssl about the files, by path (the key is never read into this process)."""
     cert_exists = system.exists(cert)
     key_exists = system.exists(key)
-    info = None
-    if cert_exists:
-        result = system.query([
-            "openssl", "x509", "-in", str(system.path(cert)), "-noout", "-enddate", "-subject",
-            "-nameopt", "sep_multiline,utf8", "-ext", "subjectAltName", "-pubkey",
-        ])
-        if result.ok:
-            info = parse_x509(result.stdout)
+    info = x509.read_certificate(system, cert) if cert_exists else None
     key_public = None
     key_mode = None
     if key_exists:
-        result = system.query([
-            "openssl", "pkey", "-in", str(system.path(key)), "-pubout", "-passin", "pass:",
-        ])
-        found = re.search(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----",
-                          result.stdout, re.S)
-        if result.ok and found:
-            key_public = found.group(0).strip()
+        key_public = x509.public_key_of(system, key)
         stat = system.info(key)
         key_mode = stat.mode if stat else None
     return PairFacts(cert_exists, key_exists, info, key_public, key_mode)
@@ -207,21 +138,6 @@ def check_pair(
         now or datetime.now(UTC),
         cert_field, key_field, cert, key,
     )
-
-
-def configured(system: System) -> tuple[str, str]:
-    """(smtpd_tls_cert_file, smtpd_tls_key_file) in effect (the key defaults to the cert)."""
-    return (postfix.expanded(system, "smtpd_tls_cert_file").strip(),
-            postfix.expanded(system, "smtpd_tls_key_file").strip())
-
-
-def tls_configured(system: System) -> bool:
-    """smtpd has a certificate and key set and both files exist (else no STARTTLS, no AUTH
-    where ``smtpd_tls_auth_only = yes``)."""
-    cert, key = configured(system)
-    if not cert or not key or "$" in cert + key:
-        return False
-    return system.exists(cert) and system.exists(key)
 
 
 def letsencrypt_pair(system: System, host: str | None = None) -> tuple[str, str] | None:
@@ -283,7 +199,7 @@ is never shown.
 
     def current(self, system: System) -> TlsAnswers:
         """What main.cf uses; when nothing is set, the suggestion: Let's Encrypt, else snakeoil."""
-        cert, key = configured(system)
+        cert, key = tls_files(system)
         if (cert, key) == (SNAKEOIL_CERT, SNAKEOIL_KEY):
             return TlsAnswers(snakeoil=True)
         if cert or key:
@@ -385,7 +301,7 @@ is never shown.
         )
 
     def status(self, system: System) -> Status:
-        cert, key = configured(system)
+        cert, key = tls_files(system)
         level = postfix.get(system, "smtpd_tls_security_level").strip()
         shown: tuple[str, ...] = (
             f"smtpd_tls_cert_file = {cert or '(unset)'}",

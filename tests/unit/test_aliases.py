@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from mailwizard import answers
+from mailwizard.aliasesfile import parse_file, table
 from mailwizard.apply import apply
 from mailwizard.plan import Plan
 from mailwizard.steps import by_name
@@ -18,8 +19,6 @@ from mailwizard.steps.aliases import (
     db_stale,
     edit_file,
     edits,
-    parse_file,
-    table,
 )
 from mailwizard.steps.base import AnswersError, Problem, errors
 from mailwizard.system import System

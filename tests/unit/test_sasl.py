@@ -6,11 +6,12 @@ import os
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from mailwizard import answers, cli, postfix
+from mailwizard import answers, berkeleydb, cli, postfix
 from mailwizard.apply import BACKUP_ROOT, Event, apply
 from mailwizard.plan import Plan
 from mailwizard.secret import Secret
@@ -26,12 +27,9 @@ from mailwizard.steps.sasl import (
     SaslAnswers,
     SaslStep,
     SaslUser,
-    _hash_items,
-    add_user,
-    change_password,
     chroot_state,
-    delete_user,
     list_users,
+    password_problems,
     stored_passwords,
     with_sasl_relay,
 )
@@ -412,11 +410,10 @@ def test_registered_in_the_hub() -> None:
 
 def test_unknown_database_format_keeps_existing_users(machine: System) -> None:
     run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
-    import mailwizard.steps.sasl as sasl
 
-    real = sasl._hash_items
+    real = berkeleydb.hash_items
     try:
-        sasl._hash_items = lambda data: None  # type: ignore[assignment]
+        berkeleydb.hash_items = lambda data: None  # type: ignore[assignment]
         assert stored_passwords(machine) is None
         os.environ[ENV] = PW2
         a = sasl_answers(answers_text(("alice@example.com", ENV)))
@@ -424,7 +421,7 @@ def test_unknown_database_format_keeps_existing_users(machine: System) -> None:
         assert [p.field for p in warnings] == ["sasl.users[0]"]
         assert STEP.plan(a, machine).is_empty
     finally:
-        sasl._hash_items = real
+        berkeleydb.hash_items = real
 
 
 def test_reader_matches_db_dump(tmp_path: Path) -> None:
@@ -439,42 +436,40 @@ def test_reader_matches_db_dump(tmp_path: Path) -> None:
     body = dump.split("HEADER=END\n")[1].split("DATA=END")[0].split()
     expected = {bytes.fromhex(k): bytes.fromhex(v) for k, v in zip(body[::2], body[1::2],
                                                                     strict=True)}
-    assert _hash_items(db.read_bytes()) == expected
+    assert berkeleydb.hash_items(db.read_bytes()) == expected
     assert max(len(v) for v in expected.values()) > 1000  # overflow pages were read too
-    assert _hash_items(b"\0" * 8192) is None
+    assert berkeleydb.hash_items(b"\0" * 8192) is None
 
 
-# -- the screen's API ----------------------------------------------------------------------
+# -- what the screen proposes: add, change, delete through the step's answers ------------
 
 
-def test_add_user_checks_both_entries(machine: System) -> None:
-    with pytest.raises(AnswersError) as info:
-        add_user(machine, "alice@example.com", Secret(PW), Secret(PW2))
-    assert [p.field for p in info.value.problems] == ["sasl.password_again"]
-    assert_no_secret(str(info.value))
-    with pytest.raises(AnswersError) as info:
-        add_user(machine, "alice", Secret(PW), Secret(PW))
-    assert [p.field for p in info.value.problems] == ["sasl.user"]
-    plan = add_user(machine, "alice@example.com", Secret(PW), Secret(PW))
+def test_two_password_entries_are_compared() -> None:
+    problems = password_problems("alice@example.com", Secret(PW), Secret(PW2))
+    assert [p.field for p in problems] == ["sasl.password_again"]
+    assert_no_secret(*(str(p) for p in problems))
+    assert password_problems("alice@example.com", Secret(PW), Secret(PW)) == []
+
+
+def test_add_change_and_delete_a_login(machine: System) -> None:
+    alice = SaslUser("alice@example.com", Secret(PW))
+    add = replace(STEP.current(machine), enabled=True, users=(alice,))
+    plan = STEP.plan(add, machine)
     assert plan.file(SMTPD_CONF) is not None
     assert any(c.argv[0] == "saslpasswd2" and c.stdin == Secret(PW) for c in plan.commands)
     assert_no_secret(*plan_texts(plan))
     run_apply(machine, plan)
-    with pytest.raises(AnswersError, match="exists already"):
-        add_user(machine, "alice@example.com", Secret(PW), Secret(PW))
-
-
-def test_change_password_and_delete(machine: System) -> None:
-    run_apply(machine, add_user(machine, "alice@example.com", Secret(PW), Secret(PW)))
-    assert change_password(machine, "alice@example.com", Secret(PW), Secret(PW)).is_empty
-    with pytest.raises(AnswersError):
-        change_password(machine, "nobody@example.com", Secret(PW), Secret(PW))
-    plan = change_password(machine, "alice@example.com", Secret(PW2), Secret(PW2))
+    assert STEP.plan(add, machine).is_empty  # the same password: nothing to do
+    unknown = replace(add, users=(SaslUser("nobody@example.com"),))
+    assert [p.field for p in errors(STEP.validate(unknown, machine))] == ["sasl.users[0]"]
+    change = replace(add, users=(SaslUser("alice@example.com", Secret(PW2)),))
+    plan = STEP.plan(change, machine)
     assert [c.argv[0] for c in plan.commands] == ["saslpasswd2", "install", "mv"]
     assert_no_secret(*plan_texts(plan))
     run_apply(machine, plan)
     assert stored_passwords(machine) == {"alice@example.com": Secret(PW2)}
-    plan = delete_user(machine, "alice@example.com")
+    delete = replace(STEP.current(machine), users=(), remove=("alice@example.com",))
+    plan = STEP.plan(delete, machine)
     assert plan.commands[0].argv[:2] == ("saslpasswd2", "-d")
     run_apply(machine, plan)
     assert list_users(machine) == []

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailwizard import answers, postfix
+from mailwizard.facts import tls_configured
 from mailwizard.plan import Plan
 from mailwizard.steps import by_name
 from mailwizard.steps.base import AnswersError, Problem, errors
@@ -21,14 +22,11 @@ from mailwizard.steps.tls import (
     PairFacts,
     TlsAnswers,
     TlsStep,
-    X509Info,
     check_pair,
     judge,
-    name_matches,
-    parse_x509,
-    tls_configured,
 )
 from mailwizard.system import Result, ShRunner, System
+from mailwizard.x509 import X509Info, name_matches, parse_x509
 from tests.support import RecordingRunner, sandbox_system
 
 STEP = TlsStep()
