@@ -73,9 +73,10 @@ def check_opendkim(system: System, timeout: float = 3.0) -> CheckResult:
 
 
 def check_tls(system: System, now: datetime | None = None) -> CheckResult:
-    from mailwizard.steps.tls import check_pair, configured
+    from mailwizard.facts import tls_files
+    from mailwizard.steps.tls import check_pair
 
-    cert, key = configured(system)
+    cert, key = tls_files(system)
     host = postfix.get(system, "myhostname")
     expected = f"a certificate for {host}, valid for more than 14 days"
     if not cert or "$" in cert:
