@@ -102,6 +102,9 @@ def main(system: System, ns: argparse.Namespace, *, as_json: bool) -> int:
         print(f"mailwizard check --live: {outcome}", file=sys.stderr)
         return checks.EXIT_CHECKS_COULD_NOT_RUN
     results, seconds = outcome
+    from mailwizard.steps import test
+
+    test.save(system, results, to=ns.to, user=ns.user)
     if as_json:
         print(checks.to_json(results))
     else:

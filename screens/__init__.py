@@ -9,14 +9,20 @@ contract) plus one line here; ``step_screen(name)`` imports it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from .hub import HubScreen
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
+    from mailwizard.steps.base import Step
+
     from .apply import ApplyScreen
     from .help import HelpScreen
+    from .test import LiveTestScreen
     from .preflight import PreflightScreen
     from .review import ReviewScreen
     from .step_base import Field, StepScreen
@@ -29,6 +35,7 @@ SCREENS: dict[str, str] = {
     "spf": "spf.SpfScreen",
     "dkim": "dkim.DkimScreen",
     "sasl": "sasl.SaslScreen",
+    "test": "test.LiveTestScreen",  # not a StepScreen: it judges instead of asking
 }
 
 # The other screens, by the module that defines them: imported on first use (PEP 562).
@@ -36,16 +43,19 @@ _LAZY: dict[str, str] = {
     "ApplyScreen": "apply",
     "Field": "step_base",
     "HelpScreen": "help",
+    "LiveTestScreen": "test",
     "PreflightScreen": "preflight",
     "ReviewScreen": "review",
     "StepScreen": "step_base",
 }
 
 
-def step_screen(name: str) -> type[StepScreen[Any]]:
-    """The screen class of step ``name`` (a key of ``SCREENS``), its module imported now."""
+def step_screen(name: str) -> Callable[[Step[Any]], Screen[Any]]:
+    """What builds the screen of step ``name`` (a key of ``SCREENS``) from the step: its
+    class, the module imported now."""
     module, _, cls = SCREENS[name].rpartition(".")
-    screen: type[StepScreen[Any]] = getattr(import_module(f".{module}", __name__), cls)
+    screen: Callable[[Step[Any]], Screen[Any]] = getattr(
+        import_module(f".{module}", __name__), cls)
     return screen
 
 
@@ -62,6 +72,7 @@ __all__ = [
     "Field",
     "HelpScreen",
     "HubScreen",
+    "LiveTestScreen",
     "PreflightScreen",
     "ReviewScreen",
     "StepScreen",

@@ -56,6 +56,7 @@ class ApplyScreen(WizardScreen):
     CSS_PATH = Path(__file__).with_name("apply.tcss")
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "done", "back to the hub"),
+        Binding("t", "test", "run the tests"),
         Binding("enter", "done", "hub", show=False),
     ]
 
@@ -149,6 +150,10 @@ class ApplyScreen(WizardScreen):
             outcome.append("What next: ", style="bold")
             hints = [NEXT[s] for s in self.plan.steps if s in NEXT]
             outcome.append(" ".join([*hints, GENERIC_NEXT]))
+            outcome.append("\nLast step: ", style="bold")
+            outcome.append("press ")
+            outcome.append("t", style="bold")
+            outcome.append(" to prove it works with live SMTP sessions (the Test screen).")
             if result.backup:
                 outcome.append("\nUndo with ", style="dim")
                 outcome.append("mailwizard rollback", style="bold")
@@ -167,6 +172,7 @@ class ApplyScreen(WizardScreen):
             outcome.append("\nWhat to try: ", style="bold")
             outcome.append("read the output above, fix the cause (or the answers) and "
                            "run the step again.")
+        self.refresh_bindings()
         box = self.query_one("#apply-outcome", Static)
         box.update(outcome)
         box.display = True
@@ -175,6 +181,15 @@ class ApplyScreen(WizardScreen):
         # The outcome box took room from the log: keep the log's last lines in view.
         log = self.query_one("#apply-log", RichLog)
         self.call_after_refresh(log.scroll_end, animate=False, immediate=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The tests are offered (and shown in the footer) only after a successful apply."""
+        if action == "test":
+            return self.result is not None and self.result.ok
+        return True
+
+    def action_test(self) -> None:
+        self.wizard.open_step("test", from_hub=True)
 
     def action_done(self) -> None:
         if self.result is None:

@@ -39,7 +39,8 @@ DKIM signing → DNS records → Test. Each can be re-run alone, e.g. `mailwizar
 **The symbols.** `✔` done and healthy · `!` works but needs a look · `✖` a problem to
 fix · `·` not done yet.
 
-**Keys.** ↑↓ choose a step · ⏎ open it · ctrl+p jump to any step · q quit.
+**Keys.** ↑↓ choose a step · ⏎ open it · t the live tests · ctrl+p jump to any step ·
+q quit.
 On a step: ctrl+s review & apply · esc back · f1 help for that step.
 
 **Undo.** `mailwizard rollback` restores the files of the last apply.
@@ -67,6 +68,7 @@ class HubScreen(WizardScreen):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("up", "move(-1)", show=False),
         Binding("down", "move(1)", show=False),
+        Binding("t", "open_test", "test"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "app.quit", "quit", show=False),
         Binding("r", "refresh", "refresh", show=False),
@@ -243,6 +245,9 @@ class HubScreen(WizardScreen):
         step = self._selected()
         if step is not None:
             self.wizard.open_step(step.name)
+
+    def action_open_test(self) -> None:
+        self.wizard.open_step("test")
 
     def action_help(self) -> None:
         self.wizard.open_help(HUB_HELP, "mailwizard")

@@ -17,6 +17,7 @@ from mailwizard.steps.domains import DomainsStep
 from mailwizard.steps.hostname import HostnameStep
 from mailwizard.steps.sasl import SaslStep
 from mailwizard.steps.spf import SpfStep
+from mailwizard.steps.test import LiveTestRow
 from mailwizard.steps.tls import TlsStep
 
 STEPS: list[Step[Any]] = [
@@ -28,7 +29,7 @@ STEPS: list[Step[Any]] = [
     SpfStep(),
     Composite(DkimStep(), DmarcStep()),
     Unavailable("dns", "DNS records"),
-    Unavailable("test", "Test"),
+    LiveTestRow(),
 ]
 
 SECTIONS: list[Step[Any]] = [part for step in STEPS for part in step.parts()]
