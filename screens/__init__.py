@@ -22,10 +22,10 @@ if TYPE_CHECKING:
 
     from .apply import ApplyScreen
     from .help import HelpScreen
-    from .test import LiveTestScreen
     from .preflight import PreflightScreen
     from .review import ReviewScreen
     from .step_base import Field, StepScreen
+    from .test import LiveTestScreen
 
 SCREENS: dict[str, str] = {
     "hostname": "hostname.HostnameScreen",
