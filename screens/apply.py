@@ -7,6 +7,7 @@ a Rich Text object (command output is never parsed as markup).
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,7 +28,8 @@ NEXT: dict[str, str] = {
                 "to the new name.",
     "domains": "Publish an MX record for each mail domain pointing at this server.",
 }
-DRAIN_CHUNK = 200  # events shown per turn of the event loop while output pours in
+DRAIN_CHUNK = 20  # events taken at a time while output pours in, ...
+DRAIN_BUDGET = 0.015  # ... for at most this long per turn of the event loop
 GENERIC_NEXT = ("Go on with the next step in the hub; when all are done, publish the DNS "
                 "records and run the test.")
 
@@ -106,21 +108,25 @@ class ApplyScreen(WizardScreen):
         self.app.call_from_thread(self._finished, result)
 
     def on_apply_screen_drain(self) -> None:
-        self._drain(DRAIN_CHUNK)
+        self._drain(DRAIN_BUDGET)
 
-    def _drain(self, limit: int | None = None) -> None:
-        """Show up to ``limit`` waiting events (all: None); more waiting: come back after
-        the next frame, so that key presses are handled in between."""
-        with self._lock:
-            take = len(self._pending) if limit is None else min(limit, len(self._pending))
-            events = self._pending[:take]
-            del self._pending[:take]
-            more = bool(self._pending)
-            self._drain_posted = more
-        for event in events:
-            self._event(event)
-        if more:
-            self.call_after_refresh(self.post_message, self.Drain())
+    def _drain(self, budget: float | None = None) -> None:
+        """Show the waiting events for up to ``budget`` seconds (all: None); more waiting:
+        come back after the next frame, so that key presses are handled in between."""
+        deadline = None if budget is None else time.perf_counter() + budget
+        while True:
+            with self._lock:
+                events = self._pending[:DRAIN_CHUNK]
+                del self._pending[:DRAIN_CHUNK]
+                more = bool(self._pending)
+                self._drain_posted = more
+            for event in events:
+                self._event(event)
+            if not more:
+                return
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+        self.call_after_refresh(self.post_message, self.Drain())
 
     @property
     def finished(self) -> bool:
