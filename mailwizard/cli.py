@@ -205,18 +205,16 @@ def _check_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(system: System, ns: argparse.Namespace) -> int:
-    from mailwizard import livecli
-
-    if ns.live:
-        return livecli.main(system, ns, as_json=ns.json)
-    from mailwizard import checks, report
+    from mailwizard import checks, livecli, postfix, report
 
     try:
         request = report.Request(report.parse_nameserver(ns.nameserver), ns.ipv4, ns.ipv6)
         results, seconds = report.run_sync(system, request)
-    except report.ReportError as exc:
+    except (report.ReportError, postfix.StagingError) as exc:
         print(f"mailwizard check: {exc}", file=sys.stderr)
         return checks.EXIT_CHECKS_COULD_NOT_RUN
+    if ns.live:  # the report, then the SMTP sessions: one table, one exit code
+        return livecli.main(system, ns, as_json=ns.json, before=results)
     if ns.json:
         print(checks.to_json(results))
     else:

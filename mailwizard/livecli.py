@@ -96,7 +96,9 @@ def render(results: Sequence[CheckResult]) -> str:
     return "\n".join(out)
 
 
-def main(system: System, ns: argparse.Namespace, *, as_json: bool) -> int:
+def main(system: System, ns: argparse.Namespace, *, as_json: bool,
+         before: Sequence[CheckResult] = ()) -> int:
+    """Run the live tests; print them after ``before`` (the DNS and configuration report)."""
     outcome = run(system, ns)
     if isinstance(outcome, str):
         print(f"mailwizard check --live: {outcome}", file=sys.stderr)
@@ -105,10 +107,11 @@ def main(system: System, ns: argparse.Namespace, *, as_json: bool) -> int:
     from mailwizard.steps import test
 
     test.save(system, results, to=ns.to, user=ns.user)
+    everything = [*before, *results]
     if as_json:
-        print(checks.to_json(results))
+        print(checks.to_json(everything))
     else:
         print(render(results))
-        print(checks.to_table(results))
+        print(checks.to_table(everything))
         print(f"live tests took {seconds:.1f} s")
-    return checks.exit_code(results)
+    return checks.exit_code(everything)

@@ -69,6 +69,12 @@ ns IN A 127.0.0.1
 @ IN MX 10 mx.example.net.
 mx IN A {OUTSIDE}
 """
+REVERSE_ZONE = """\
+$TTL 300
+@ IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300
+@ IN NS ns.example.com.
+10 IN PTR mail.example.com.
+"""
 SINK_DIR = "/run/mailwizard-test/sink"
 # Its own name in the greeting: one that said mail.example.com would be Postfix itself
 # ("mail for example.net loops back to myself").
@@ -143,8 +149,10 @@ def publish_example_zone(ns: Namespace) -> None:
         f"@ IN NS ns.example.com.\nns IN A 127.0.0.1\nmail IN A {PUBLIC}\n"
         "@ IN MX 10 mail.example.com.\n@ IN TXT \"v=spf1 mx ~all\"\n"
         f"mail._domainkey IN TXT {record}\n"
+        '_dmarc IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.com"\n'
     )
     ns.run(f"mw_nsd {shlex.quote(zone)} example.com")
+    ns.run(f"mw_nsd {shlex.quote(REVERSE_ZONE)} 2.0.192.in-addr.arpa")
 
 
 def check_live(ns: Namespace, *extra: str, password: str = PASSWORD,
@@ -192,7 +200,9 @@ def test_every_live_test_passes_on_the_configured_server(ns: Namespace) -> None:
     assert "live tests took" in text
     code, checks = check_live(ns)
     assert code == 0, json.dumps(checks, indent=1)
-    assert {k: v["status"] for k, v in checks.items()} == {
+    # The DNS and configuration report comes first (the blocklist cannot be asked here).
+    assert checks["dns.ptr"]["status"] == "pass" and checks["config.relay"]["status"] == "pass"
+    assert {k: v["status"] for k, v in checks.items() if k.startswith("live.")} == {
         "live.receive": "pass", "live.send": "pass", "live.auth": "pass",
         "live.relay": "pass", "live.dkim": "pass", "live.spf": "pass",
     }, json.dumps(checks, indent=1)
