@@ -102,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command in UNBUILT_VERBS:
         print(f"mailwizard {command}: not available yet in this version", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    choices = ", ".join([*step_names, *VERBS])
+    choices = ", ".join(sorted([*step_names, *VERBS]))
     print(f"mailwizard: unknown step or verb {command!r} (choose from {choices})", file=sys.stderr)
     return EXIT_INVALID
 

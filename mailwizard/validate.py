@@ -105,6 +105,11 @@ def destination(value: str) -> str:
     """An entry of mydestination: a domain, ``localhost``, or Debian's ``$myhostname`` forms."""
     if value in POSTFIX_VARIABLES or value == "localhost.$mydomain":
         return value
+    for variable in ("localhost.$mydomain", *POSTFIX_VARIABLES):
+        if value.startswith(variable):
+            # "$myhostname;": the variable is fine; name what follows it.
+            _no_injection(value[len(variable):], f"a destination after {variable}")
+            raise Invalid(f"{value!r} is not allowed: use {variable} alone, as its own entry")
     name = _labels(value, "a destination")
     if name.rsplit(".", 1)[-1].isdigit():
         raise Invalid("a destination is a domain name, not an address")

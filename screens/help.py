@@ -31,7 +31,9 @@ class HelpScreen(WizardScreen):
 
     def compose(self) -> ComposeResult:
         head = Text(" mailwizard", style="bold")
-        head.append(f" › {self.help_title} › help")
+        if self.help_title and self.help_title != "mailwizard":
+            head.append(f" › {self.help_title}")
+        head.append(" › help")
         yield Static(head, id="help-title")
         with VerticalScroll(id="help-body"):
             yield Markdown(self.markdown, id="help-text")

@@ -192,3 +192,13 @@ def test_console_entry_point(sandbox: Path, tmp_path: Path) -> None:
                           "apply", write(tmp_path, "[hostname]\nfqdn = 'x'\n", "bad.toml")],
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and "hostname.fqdn" in bad.stderr
+
+
+def test_unknown_verb_lists_the_valid_words_sorted(sandbox: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The same message every time (a set's order changes from run to run)."""
+    code, _, err = run(capsys, "--root", str(sandbox), "frobnicate")
+    assert code == 1
+    words = err.split("(choose from ", 1)[1].rstrip(")\n").split(", ")
+    assert words == sorted(words)
+    assert {"hostname", "dkim", "apply", "rollback"} <= set(words)

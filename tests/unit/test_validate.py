@@ -330,3 +330,13 @@ def test_selector_sasl_user_dkim_bits() -> None:
     for bits in (1024, 2000, "x"):
         with pytest.raises(Invalid):
             validate.dkim_bits(bits)
+
+
+@pytest.mark.parametrize(("value", "named"), [("$myhostname;", "';'"),
+                                              ("localhost.$mydomain|", "'|'"),
+                                              ("$mydomain=x", "'='")])
+def test_destination_names_the_character_after_a_variable(value: str, named: str) -> None:
+    """`$myhostname; localhost`: the fault is the `;`, not the `$` of a known variable."""
+    with pytest.raises(Invalid) as exc:
+        validate.destination(value)
+    assert named in str(exc.value) and "'$'" not in str(exc.value)
