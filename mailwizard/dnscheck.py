@@ -23,7 +23,7 @@ import dns.exception
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
-import spf  # type: ignore[import-untyped]
+import spf
 
 from mailwizard import dnsrecords
 from mailwizard.checks import CheckResult, Status
