@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import importlib.resources
 import ipaddress
-import json
 from dataclasses import dataclass, field
 
 import idna
 import jinja2
 
 from mailwizard import dnsrecords, postfix
+from mailwizard.facts import interface_addresses
 from mailwizard.system import System
 from mailwizard.validate import Invalid
 
@@ -92,31 +92,6 @@ class Config:
     @property
     def addresses(self) -> tuple[str, ...]:
         return self.ipv4 + self.ipv6
-
-
-def interface_addresses(system: System, family: int) -> list[str]:
-    """Global unicast addresses of this machine's interfaces (``ip -j addr``)."""
-    flag = "-4" if family == 4 else "-6"
-    result = system.query(["ip", "-j", flag, "addr", "show", "scope", "global"])
-    if not result.ok:
-        return []
-    try:
-        links = json.loads(result.stdout or "[]")
-    except ValueError:
-        return []
-    out: list[str] = []
-    for link in links:
-        for info in link.get("addr_info", []):
-            local = info.get("local")
-            if not local or info.get("deprecated") or info.get("temporary"):
-                continue
-            try:
-                ip = ipaddress.ip_address(local)
-            except ValueError:
-                continue
-            if ip.version == family and not ip.is_loopback and not ip.is_link_local:
-                out.append(str(ip))
-    return out
 
 
 def _address(text: str, family: int, option: str) -> str:

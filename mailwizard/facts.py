@@ -2,10 +2,14 @@
 
 The primary domain and the mail domains (from ``mydestination``), the certificate pair
 smtpd uses and whether TLS is configured, and the records file the DNS step publishes
-(``/etc/mailwizard/dns.toml``, written by the SPF and DMARC steps).
+(``/etc/mailwizard/dns.toml``, written by the SPF and DMARC steps), and this machine's
+global addresses (what the DNS records publish and the live tests connect to).
 """
 
 from __future__ import annotations
+
+import ipaddress
+import json
 
 from mailwizard import dnsrecords, postfix
 from mailwizard.plan import FileChange
@@ -66,3 +70,28 @@ def records_change(system: System, section: str, table: dict[str, str], why: str
     if before == after:
         return None
     return FileChange(path, before, after, mode=0o644, owner="root", group="root", why=why)
+
+
+def interface_addresses(system: System, family: int) -> list[str]:
+    """Global unicast addresses of this machine's interfaces (``ip -j addr``)."""
+    flag = "-4" if family == 4 else "-6"
+    result = system.query(["ip", "-j", flag, "addr", "show", "scope", "global"])
+    if not result.ok:
+        return []
+    try:
+        links = json.loads(result.stdout or "[]")
+    except ValueError:
+        return []
+    out: list[str] = []
+    for link in links:
+        for info in link.get("addr_info", []):
+            local = info.get("local")
+            if not local or info.get("deprecated") or info.get("temporary"):
+                continue
+            try:
+                ip = ipaddress.ip_address(local)
+            except ValueError:
+                continue
+            if ip.version == family and not ip.is_loopback and not ip.is_link_local:
+                out.append(str(ip))
+    return out

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import mailbox
 import pwd
 from dataclasses import dataclass
 
 from mailwizard import postfix
+from mailwizard.facts import interface_addresses
 from mailwizard.maillog import MailLog
 from mailwizard.secret import Secret
 from mailwizard.system import System
@@ -77,23 +77,6 @@ class LiveContext:
         return None
 
 
-def public_addresses(system: System) -> list[str]:
-    """This machine's global IPv4 addresses, from ``ip -j addr`` (first: the one to test)."""
-    result = system.query(["ip", "-j", "-4", "addr", "show", "scope", "global"])
-    if not result.ok:
-        return []
-    try:
-        links = json.loads(result.stdout or "[]")
-    except ValueError:
-        return []
-    out = []
-    for link in links:
-        for info in link.get("addr_info", []):
-            if info.get("family") == "inet" and info.get("local"):
-                out.append(str(info["local"]))
-    return out
-
-
 def build(
     system: System,
     *,
@@ -112,7 +95,7 @@ def build(
     if not postfix.installed(system):
         raise LiveError("Postfix is not installed")
     if server is None:
-        found = public_addresses(system)
+        found = interface_addresses(system, 4)
         if not found:
             raise LiveError("this server has no global IPv4 address to test (give --server)")
         server = found[0]

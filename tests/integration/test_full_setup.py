@@ -15,46 +15,15 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import run_python, run_wizard
+from tests.integration.wizard import SASL_USER, full_answers, run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
 PASSWORD = "Corr3ct-Horse-Battery-9"
-USER = "postmaster@example.com"
+USER = SASL_USER
 OUTSIDE = "192.0.2.10"  # in sender.test's SPF record
 STRANGER = "198.51.100.7"  # not in it
-ANSWERS = f"""\
-[hostname]
-fqdn = "mail.example.com"
-
-[domains]
-mydestination = ["$myhostname", "example.com", "localhost.example.com", "localhost"]
-mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
-
-[aliases]
-root = ["mwadmin"]
-support = ["mwadmin", "mwhelper"]
-
-[tls]
-snakeoil = true
-
-[[sasl.users]]
-user = "{USER}"
-password_env = "MAILWIZARD_PASSWORD_POSTMASTER"
-
-[spf]
-record = "v=spf1 mx ~all"
-check_incoming = true
-
-[dkim]
-domain = "example.com"
-selector = "mail"
-bits = 2048
-
-[dmarc]
-policy = "none"
-rua = "postmaster@example.com"
-"""
+ANSWERS = full_answers('support = ["mwadmin", "mwhelper"]\n')
 SENDER_ZONE = f"""\
 $ORIGIN sender.test.
 $TTL 300

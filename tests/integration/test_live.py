@@ -20,46 +20,22 @@ from typing import Any
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import add_public_address, run_python, run_wizard
+from tests.integration.wizard import (
+    SASL_USER,
+    add_public_address,
+    full_answers,
+    run_python,
+    run_wizard,
+)
 
 pytestmark = pytest.mark.integration
 
 PUBLIC = "192.0.2.10"
 OUTSIDE = "127.0.0.3"
-USER = "postmaster@example.com"
+USER = SASL_USER
 PASSWORD = "Corr3ct-Horse-Battery-9"
 ADMIN = "admin@example.net"
-ANSWERS = f"""\
-[hostname]
-fqdn = "mail.example.com"
-
-[domains]
-mydestination = ["$myhostname", "example.com", "localhost.example.com", "localhost"]
-mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
-
-[aliases]
-root = ["mwadmin"]
-
-[tls]
-snakeoil = true
-
-[[sasl.users]]
-user = "{USER}"
-password_env = "MAILWIZARD_PASSWORD_POSTMASTER"
-
-[spf]
-record = "v=spf1 mx ~all"
-check_incoming = true
-
-[dkim]
-domain = "example.com"
-selector = "mail"
-bits = 2048
-
-[dmarc]
-policy = "none"
-rua = "postmaster@example.com"
-"""
+ANSWERS = full_answers()
 NET_ZONE = f"""\
 $ORIGIN example.net.
 $TTL 300

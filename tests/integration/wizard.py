@@ -10,6 +10,44 @@ from pathlib import Path
 from tests.integration.nsenv import Namespace
 
 PROJECT = Path(__file__).resolve().parents[2]
+SASL_USER = "postmaster@example.com"
+# An answers file with every section, its password in $MAILWIZARD_PASSWORD_POSTMASTER.
+_FULL_ANSWERS = """\
+[hostname]
+fqdn = "mail.example.com"
+
+[domains]
+mydestination = ["$myhostname", "example.com", "localhost.example.com", "localhost"]
+mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
+
+[aliases]
+root = ["mwadmin"]
+{extra_aliases}
+[tls]
+snakeoil = true
+
+[[sasl.users]]
+user = "{user}"
+password_env = "MAILWIZARD_PASSWORD_POSTMASTER"
+
+[spf]
+record = "v=spf1 mx ~all"
+check_incoming = true
+
+[dkim]
+domain = "example.com"
+selector = "mail"
+bits = 2048
+
+[dmarc]
+policy = "none"
+rua = "postmaster@example.com"
+"""
+
+
+def full_answers(extra_aliases: str = "") -> str:
+    """The answers file with every section (``extra_aliases``: more lines under [aliases])."""
+    return _FULL_ANSWERS.format(user=SASL_USER, extra_aliases=extra_aliases)
 
 
 def run_wizard(
