@@ -69,7 +69,7 @@ def ms(times: list[float]) -> str:
 
 
 def hyperfine(commands: list[str], rounds: int, *, prepare: str | None = None,
-              warmup: int = 1) -> list[list[float]]:
+              warmup: int = 1, ignore_failure: bool = False) -> list[list[float]]:
     """Each command's times over ``rounds`` rounds, the order reversed every other round."""
     times: list[list[float]] = [[] for _ in commands]
     with tempfile.TemporaryDirectory(prefix="mwbench-") as tmp:
@@ -82,6 +82,8 @@ def hyperfine(commands: list[str], rounds: int, *, prepare: str | None = None,
                     "--export-json", str(out)]
             if prepare:
                 argv += ["--prepare", prepare]
+            if ignore_failure:  # e.g. a check that fails, as it must against a silent server
+                argv += ["--ignore-failure"]
             argv += [commands[i] for i in order]
             subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
             if r < 0:
