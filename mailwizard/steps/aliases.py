@@ -128,6 +128,42 @@ def edits(before: AliasesAnswers, after: AliasesAnswers) -> AliasesAnswers:
     return AliasesAnswers(tuple(out))
 
 
+PASSWD = "/etc/passwd"
+
+
+def local_users(system: System) -> set[str] | None:
+    """The user names in /etc/passwd (None when there is none to read: no guess)."""
+    text = system.read_text(PASSWD)
+    if text is None:
+        return None
+    return {line.split(":", 1)[0].lower() for line in text.splitlines() if ":" in line}
+
+
+def _unknown_local_targets(
+    system: System, wanted: Mapping[str, tuple[str, ...]], after: Mapping[str, tuple[str, ...]]
+) -> list[Problem]:
+    """Warnings for targets delivered here (a bare name, or a name at a domain in
+    mydestination) that are neither a user in /etc/passwd nor an alias: such mail bounces
+    with "unknown user"."""
+    users = local_users(system)
+    if users is None or not wanted:
+        return []
+    local_domains = {d.lower() for d in
+                     postfix.split_list(postfix.expanded(system, "mydestination"))}
+    known = users | {name.lower() for name in after}
+    out: list[Problem] = []
+    for name, targets in wanted.items():
+        for i, target in enumerate(targets):
+            local, at, dom = target.rpartition("@") if "@" in target else (target, "", "")
+            if at and dom.lower() not in local_domains:
+                continue
+            if local.lower() not in known:
+                out.append(Problem(_where(name, i), (
+                    f"{target}: no user or alias of that name on this server ({PASSWD}, "
+                    f"{ALIASES}): mail to it bounces"), "warning"))
+    return out
+
+
 class AliasesStep(Step[AliasesAnswers]):
     name = "aliases"
     title = "Aliases"
@@ -155,6 +191,8 @@ run `newaliases` after every edit.
 - Editing the file and forgetting `newaliases`: Postfix keeps using the old
   `aliases.db` and logs `database /etc/aliases.db is older than source file`.
 - Removing `postmaster`.
+- Forwarding to a local name that is neither a user nor an alias (`root: admn`): mail to it
+  bounces as "unknown user"; the wizard warns.
 - Commands (`|/path`) and files (`/path`) as targets: the wizard only writes mail
   addresses and local user names.
 
@@ -245,6 +283,7 @@ run `newaliases` after every edit.
                     f'(keep {name} = ["root"])',
                     "warning",
                 ))
+        problems.extend(_unknown_local_targets(system, wanted, after))
         maps = postfix.split_list(postfix.get(system, "alias_maps"))
         if not any(m.partition(":")[2] == ALIASES for m in maps):
             problems.append(Problem(

@@ -192,6 +192,29 @@ def test_removing_a_name_that_is_not_there_is_nothing_to_do(system: System) -> N
     assert problems == [] and plan.is_empty
 
 
+PASSWD = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\n"
+
+
+def test_a_local_target_with_no_such_user_or_alias_warns(system: System, sandbox: Path) -> None:
+    (sandbox / "etc/passwd").write_text(PASSWD)
+    write(sandbox, HAND_EDITED)
+    plan, problems = plan_for(system, {
+        "sales": ["alice", "bobby", "web", "Root", "bobby@localhost.localdomain",
+                  "carol@example.net", "team"],
+        "team": ["root"],
+    })
+    assert not errors(problems)
+    assert [(p.field, p.level) for p in problems] == [
+        ("aliases.sales[1]", "warning"), ("aliases.sales[4]", "warning")]
+    assert "bobby" in problems[0].message and "no user or alias" in problems[0].message
+    assert b"bobby" in (plan.file(ALIASES).after or b"")  # a warning: still written
+
+
+def test_no_passwd_file_means_no_guess_about_local_users(system: System) -> None:
+    _, problems = plan_for(system, {"sales": ["bobby"]})
+    assert problems == []
+
+
 # -- plans -----------------------------------------------------------------------------------
 
 
