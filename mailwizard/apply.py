@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,8 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 from mailwizard import postfix, services
-from mailwizard.plan import Command, Plan
-from mailwizard.system import CommandError, System
+from mailwizard.plan import PRIVATE_DIR, Command, Install, Plan
+from mailwizard.system import CommandError, System, UnsafeFile
 
 BACKUP_ROOT = "/var/backups/mailwizard"
 
@@ -80,8 +81,8 @@ class Backup:
         real.mkdir(mode=0o700)
         backup = cls(system, directory)
         for path in paths:
-            info = system.info(path)
-            data = None if info is None else system.path(path).read_bytes()
+            data = system.read_nofollow(path)  # a link is refused, never copied
+            info = None if data is None else system.info(path)
             entry: dict[str, object] = {"path": path, "existed": info is not None,
                                         "secret": path in secret}
             if info is not None and data is not None:
@@ -131,9 +132,10 @@ class Backup:
             self.skipped.append(path)
             return False
         real = self.system.path(path)
+        linked = self.system.link_target(path) is not None  # planted since: replace the link
         try:
-            current: bytes | None = real.read_bytes()
-        except (FileNotFoundError, NotADirectoryError):
+            current: bytes | None = None if linked else self.system.read_nofollow(path)
+        except UnsafeFile:
             current = None
         if not entry["existed"]:
             if current is None and not real.is_symlink():
@@ -145,11 +147,11 @@ class Backup:
         info = self.system.info(path)
         same_meta = info is not None and (info.mode, info.owner, info.group) == (
             entry["mode"], entry["owner"], entry["group"])
-        if current == data and same_meta:
+        if current == data and same_meta and not linked:
             return False
         self.system.write_atomic(
             path, data, mode=int(str(entry["mode"])), owner=str(entry["owner"]),
-            group=str(entry["group"]),
+            group=str(entry["group"]), replace_link=True,
         )
         return True
 
@@ -246,17 +248,40 @@ class _Run:
     def command(self, cmd: Command) -> None:
         self.emit("run", cmd.display())
         if not self.system.run_commands:
-            self.emit("skip", f"{cmd.argv[0]}: not run (sandbox root)", step=True)
+            name = cmd.argv[0] if cmd.argv else "install"
+            self.emit("skip", f"{name}: not run (sandbox root)", step=True)
             return
         self.ran.append(cmd)
+        private = _private_dir(self.system) if PRIVATE_DIR in cmd.argv else None
         try:
-            self.system.run(
-                cmd.argv, stdin=cmd.stdin, timeout=cmd.timeout,
-                on_line=lambda line: self.emit("line", line),
-            )
+            if cmd.argv:
+                argv = tuple(private if a == PRIVATE_DIR and private else a for a in cmd.argv)
+                self.system.run(
+                    argv, stdin=cmd.stdin, timeout=cmd.timeout,
+                    on_line=lambda line: self.emit("line", line),
+                )
+            for item in cmd.installs:
+                self._install(item, private)
         except CommandError as exc:
             raise ApplyFailed(cmd.display(), f"{exc.reason}\n{_tail(exc.output)}") from exc
+        except UnsafeFile as exc:
+            raise ApplyFailed(cmd.display(), str(exc)) from exc
+        finally:
+            if private is not None:
+                shutil.rmtree(self.system.path(private), ignore_errors=True)
         self.emit("ok", cmd.display(), step=True)
+
+    def _install(self, item: Install, private: str | None) -> None:
+        system = self.system
+        if item.source is None:
+            system.set_meta(item.dest, mode=item.mode, owner=item.owner, group=item.group)
+            return
+        if private is None:
+            raise ValueError(f"{item.source}: the command has no private directory")
+        data = system.read_nofollow(f"{private}/{item.source}")
+        if data is None:
+            raise ApplyFailed(item.display(), f"the command made no {item.source}")
+        system.write_atomic(item.dest, data, mode=item.mode, owner=item.owner, group=item.group)
 
     def validate(self, warnings_before: set[str]) -> None:
         system = self.system
@@ -294,6 +319,14 @@ class _Run:
         self.done += 1
 
 
+def _private_dir(system: System) -> str:
+    """A fresh directory only root can enter (mkdtemp: 0700, unguessable name), logical."""
+    base = system.path("/tmp")
+    base.mkdir(parents=True, exist_ok=True)
+    made = Path(tempfile.mkdtemp(prefix="mailwizard-", dir=base))
+    return "/" + str(made.relative_to(system.root)).lstrip("/")
+
+
 def _tail(text: str, lines: int = 8) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
@@ -310,6 +343,8 @@ def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
         return ApplyResult(ok=True, log=run.log)
     run.emit("phase", "backing up")
     try:
+        for path in _paths(plan):
+            system.refuse_link(path)
         warnings_before = set(postfix.check_config(system)) if (
             system.run_commands and postfix.installed(system)) else set()
         backup = Backup.create(system, _paths(plan), plan, _secret_paths(plan))

@@ -53,6 +53,31 @@ class FileChange:
         return added, removed
 
 
+# In a Command's argv: a fresh root-only directory apply() makes for it (and removes).
+PRIVATE_DIR = "<private temp dir>"
+
+
+@dataclass(frozen=True)
+class Install:
+    """Put a file in place after its command ran, without following links.
+
+    ``source`` names a file the command made in its PRIVATE_DIR; it is copied to ``dest``
+    by an atomic, descriptor-based write. With ``source=None`` the existing ``dest`` only
+    gets ``mode`` and owner (through its fd; a link there is refused).
+    """
+
+    dest: str
+    mode: int
+    owner: str
+    group: str
+    source: str | None = None
+
+    def display(self) -> str:
+        verb = f"install {self.source} as" if self.source else "set"
+        return (f"{verb} {self.dest} ({self.mode:04o} {self.owner}:{self.group}, "
+                "never through a link)")
+
+
 @dataclass(frozen=True)
 class Command:
     """One argv to run at apply time.
@@ -70,9 +95,12 @@ class Command:
     # The touched files hold secrets (sasldb2 stores passwords in clear): their backup copies
     # serve a failed apply's restore and are deleted once the apply is over.
     secret_files: bool = False
+    # Files the command made in its PRIVATE_DIR (or existing files to fix), put in place after.
+    installs: tuple[Install, ...] = ()
 
     def display(self) -> str:
-        shown = " ".join(self.argv)
+        shown = " ".join(self.argv) if self.argv else "; ".join(
+            i.display() for i in self.installs)
         if isinstance(self.stdin, Secret):
             shown += f"  < {self.stdin}"
         return shown

@@ -7,6 +7,7 @@ as in containers and in the integration tests' namespaces.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from typing import Literal
 
@@ -22,24 +23,43 @@ def postfix_running(system: System) -> bool:
     return system.query(["postfix", "status"]).ok
 
 
-def _pid(system: System, pidfile: str) -> int | None:
-    text = system.read_text(pidfile)
-    if not text or not text.strip().isdigit():
-        return None
-    pid = int(text.strip())
+def is_daemon(pid: int, name: str) -> bool:
+    """Whether process ``pid`` runs the program ``name`` (/proc/PID/exe is its binary).
+
+    A pidfile in a directory the daemon's user can write may name any process: root must
+    not signal what it names without this check."""
+    binary = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if binary is None:
+        return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    exe = exe.removesuffix(" (deleted)")  # the package was upgraded under it
+    return os.path.realpath(exe) == os.path.realpath(binary)
+
+
+def _pid(system: System, pidfile: str, name: str) -> int | None:
+    """The PID in ``pidfile`` when that process is ``name``; else None."""
+    try:
+        data = system.read_nofollow(pidfile)
+    except OSError:
         return None
-    except PermissionError:
-        return pid
-    return pid
+    text = (data or b"")[:32].decode("ascii", "replace").strip()
+    if not text.isdigit() or int(text) <= 1:
+        return None
+    pid = int(text)
+    return pid if is_daemon(pid, name) else None
+
+
+def opendkim_pid(system: System) -> int | None:
+    return _pid(system, OPENDKIM_PIDFILE, "opendkim")
 
 
 def opendkim_running(system: System) -> bool:
     if system.has_systemd:
         return system.query(["systemctl", "is-active", "--quiet", "opendkim"]).ok
-    return _pid(system, OPENDKIM_PIDFILE) is not None
+    return opendkim_pid(system) is not None
 
 
 def control(system: System, service: str, action: Action) -> list[Result]:
@@ -55,8 +75,8 @@ def control(system: System, service: str, action: Action) -> list[Result]:
         return [system.run(["postfix", "stop"], timeout=90),
                 system.run(["postfix", "start"], timeout=90)]
     if service == "opendkim":
-        pid = _pid(system, OPENDKIM_PIDFILE)
-        if pid is not None:
+        pid = opendkim_pid(system)
+        if pid is not None:  # verified: this PID runs /usr/sbin/opendkim
             os.kill(pid, signal.SIGTERM)
             _wait_gone(pid)
         return [

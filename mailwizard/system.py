@@ -9,14 +9,15 @@ every call, secrets only on stdin.
 from __future__ import annotations
 
 import contextlib
+import errno
 import grp
 import os
 import pwd
 import queue
+import secrets
 import shutil
 import signal
 import stat
-import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from typing import Any, Protocol
 from mailwizard.secret import MASK, Secret
 
 DEFAULT_TIMEOUT = 60.0
+
+
+class UnsafeFile(OSError):
+    """A path mailwizard would have to follow through a link (or that is not a plain file)."""
 
 
 class CommandError(Exception):
@@ -365,6 +370,65 @@ class System:
         runner = getattr(self.runner, "reader", self.runner)
         return runner.run(argv, timeout=timeout, check=check, env=env)
 
+    def link_target(self, logical: str) -> str | None:
+        """Where ``logical`` points when it is a symbolic link (dangling or not), else None."""
+        try:
+            return os.readlink(self.path(logical))
+        except (FileNotFoundError, NotADirectoryError, OSError):
+            return None
+
+    def refuse_link(self, logical: str) -> None:
+        """Raise UnsafeFile when a symbolic link stands where a file should be.
+
+        A link in a directory another user can write (/etc/dkimkeys is opendkim's) would make
+        root write, chown or chmod whatever it names (/etc/shadow)."""
+        target = self.link_target(logical)
+        if target is not None:
+            raise UnsafeFile(
+                f"{logical} is a symbolic link (to {target}), not a file: mailwizard never "
+                "writes through a link; remove the link (or put the real file there) and "
+                "run again")
+
+    def read_nofollow(self, logical: str) -> bytes | None:
+        """The bytes of a regular file, never through a link (UnsafeFile); None if absent."""
+        fd = self._open_nofollow(logical)
+        if fd is None:
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            return fh.read()
+
+    def _open_nofollow(self, logical: str) -> int | None:
+        try:
+            fd = os.open(self.path(logical), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK
+                         | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self.refuse_link(logical)
+            raise
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise UnsafeFile(f"{logical} is not a regular file")
+        return fd
+
+    def set_meta(self, logical: str, *, mode: int, owner: str, group: str) -> None:
+        """chmod and chown a regular file through its open descriptor: a link put there
+        (or a second hard link to another file) is refused, never followed."""
+        fd = self._open_nofollow(logical)
+        if fd is None:
+            raise FileNotFoundError(f"{logical} does not exist")
+        try:
+            if os.fstat(fd).st_nlink != 1:
+                raise UnsafeFile(f"{logical} has other hard links: mailwizard will not "
+                                 "change its owner or mode; remove the extra links")
+            if os.geteuid() == 0:
+                os.fchown(fd, _uid(owner), _gid(group))
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+
     def write_atomic(
         self,
         logical: str,
@@ -373,40 +437,59 @@ class System:
         mode: int | None = None,
         owner: str | None = None,
         group: str | None = None,
+        replace_link: bool = False,
     ) -> None:
         """Write via a temp file in the same directory, fsync, rename.
 
         Keeps the old file's mode and owner unless others are given; a new file gets 0644 root.
+        All through descriptors: the temp file is created O_EXCL|O_NOFOLLOW, chmod and chown
+        act on its fd, the rename is relative to the directory's fd. A symbolic link at
+        ``logical`` is refused (UnsafeFile) unless ``replace_link`` (restore: the rename
+        replaces the link itself, never what it names).
         """
         target = self.path(logical)
         target.parent.mkdir(parents=True, exist_ok=True)
-        old = self.info(logical)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        dir_fd = os.open(target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            final_mode = mode if mode is not None else (old.mode if old else 0o644)
-            os.chmod(tmp, final_mode)
-            want_owner = owner or (old.owner if old else None)
-            want_group = group or (old.group if old else None)
-            if os.geteuid() == 0 and (want_owner or want_group):
-                os.chown(
-                    tmp,
-                    _uid(want_owner) if want_owner else -1,
-                    _gid(want_group) if want_group else -1,
-                )
-            os.replace(tmp, target)
-            dir_fd = os.open(target.parent, os.O_RDONLY)
             try:
-                os.fsync(dir_fd)
+                old: os.stat_result | None = os.stat(target.name, dir_fd=dir_fd,
+                                                     follow_symlinks=False)
+            except FileNotFoundError:
+                old = None
+            if old is not None and stat.S_ISLNK(old.st_mode):
+                if not replace_link:
+                    self.refuse_link(logical)
+                old = None
+            tmp = f".{target.name}.{os.getpid()}.{secrets.token_hex(6)}"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                         | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+            try:
+                with os.fdopen(fd, "wb", closefd=False) as fh:
+                    fh.write(data)
+                    fh.flush()
+                final_mode = mode if mode is not None else (
+                    stat.S_IMODE(old.st_mode) if old else 0o644)
+                uid = _uid(owner) if owner else (old.st_uid if old else -1)
+                gid = _gid(group) if group else (old.st_gid if old else -1)
+                if os.geteuid() == 0 and (uid != -1 or gid != -1):
+                    os.fchown(fd, uid, gid)
+                os.fchmod(fd, final_mode)
+                os.fsync(fd)
             finally:
-                os.close(dir_fd)
+                os.close(fd)
+            try:
+                os.replace(tmp, target.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp, dir_fd=dir_fd)
+                raise
+            os.fsync(dir_fd)
         except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError, UnboundLocalError, OSError):
+                os.unlink(tmp, dir_fd=dir_fd)
             raise
+        finally:
+            os.close(dir_fd)
 
     def remove(self, logical: str) -> None:
         with contextlib.suppress(FileNotFoundError):

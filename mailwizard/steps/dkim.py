@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mailwizard import dnsrecords, opendkim, postfix, services
 from mailwizard.facts import mail_domains, primary_domain
-from mailwizard.plan import Command, FileChange, Plan
+from mailwizard.plan import PRIVATE_DIR, Command, FileChange, Install, Plan
 from mailwizard.steps.base import Problem, Proposal, Status, Step, proposal
 from mailwizard.system import System
 from mailwizard.validate import Invalid, dkim_bits, domain, selector
@@ -248,6 +248,14 @@ mail signed with it fails DKIM until the new record is published.
                 ))
         if "selector" in names:
             sel = names["selector"]
+            for path in (key_file(sel), txt_file(sel)):
+                target = system.link_target(path)
+                if target is not None:
+                    problems.append(Problem(
+                        "dkim.selector",
+                        f"{path} is a symbolic link (to {target}), not a key file: someone "
+                        f"who can write {opendkim.KEY_DIR} planted it? Remove it (or choose "
+                        "another selector); mailwizard never writes through a link"))
             bits = key_bits(system, sel)
             if bits is not None and not a.rotate and bits < a.bits:
                 problems.append(Problem(
@@ -276,21 +284,22 @@ mail signed with it fails DKIM until the new record is published.
             commands.append(Command(
                 ("install", "-d", "-o", KEY_OWNER, "-g", KEY_OWNER, "-m", "0700",
                  opendkim.KEY_DIR), "the directory for DKIM keys"))
+        # /etc/dkimkeys is opendkim's: the key is made in a root-only directory and put in
+        # place by descriptor (never following a link the opendkim user planted there).
         info = system.info(private)
         if info is None or a.rotate:
             commands.append(Command(
-                ("opendkim-genkey", "-b", str(bits), "-d", dom, "-s", sel,
-                 "-D", opendkim.KEY_DIR),
-                f"make a {bits}-bit key for {dnsrecords.dkim_name(dom, sel)}",
-                touches=(private, txt), timeout=300))
-        if info is None or a.rotate or (info.owner, info.group) != (KEY_OWNER, KEY_OWNER):
-            commands.append(Command(("chown", f"{KEY_OWNER}:{KEY_OWNER}", private, txt),
-                                    "opendkim reads its key as user opendkim",
-                                    touches=(private, txt)))
-        if info is None or a.rotate or info.mode != KEY_MODE:
-            commands.append(Command(("chmod", "0600", private, txt),
-                                    "opendkim refuses keys others can read",
-                                    touches=(private, txt)))
+                ("opendkim-genkey", "-b", str(bits), "-d", dom, "-s", sel, "-D", PRIVATE_DIR),
+                f"make a {bits}-bit key for {dnsrecords.dkim_name(dom, sel)}; opendkim reads "
+                "it as user opendkim and refuses keys others can read",
+                touches=(private, txt), timeout=300,
+                installs=tuple(Install(dest, KEY_MODE, KEY_OWNER, KEY_OWNER, dest.rsplit("/")[-1])
+                               for dest in (private, txt))))
+        elif (info.owner, info.group, info.mode) != (KEY_OWNER, KEY_OWNER, KEY_MODE):
+            commands.append(Command(
+                (), "opendkim reads its key as user opendkim and refuses keys others can read",
+                touches=(private,),
+                installs=(Install(private, KEY_MODE, KEY_OWNER, KEY_OWNER),)))
 
         # opendkim.conf, key by key; InternalHosts from Postfix's mynetworks (note 27).
         before = conf_text(system) or ""

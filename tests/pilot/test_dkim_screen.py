@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pwd
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -63,7 +65,7 @@ async def test_dkim_opens_marks_and_names_the_record(sandbox: Path,
         changes = static_text(screen, "#changes-text")
         assert "/etc/opendkim.conf" in changes and "/etc/postfix/main.cf" in changes
         assert "/etc/mailwizard/dns.toml" in changes  # DMARC, planned with DKIM
-        assert ("run: opendkim-genkey -b 2048 -d example.com -s 2026 -D /etc/dkimkeys"
+        assert ("run: opendkim-genkey -b 2048 -d example.com -s 2026 -D <private temp dir>"
                 in changes)
         assert runner.calls == []
 
@@ -103,7 +105,13 @@ async def test_dkim_refuses_bad_selector_and_rua(sandbox: Path, runner: Recordin
 
 
 async def test_dkim_review_apply_then_record(sandbox: Path, runner: RecordingRunner) -> None:
-    runner.effects = {"opendkim-genkey": lambda argv: make_key(sandbox) and None}
+    def genkey(argv: tuple[str, ...]) -> None:
+        """Like opendkim-genkey -D DIR: the key and its record in the private directory."""
+        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
+        shutil.move(make_key(sandbox), out / "mail.private")
+        (out / "mail.txt").write_text('mail._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
+
+    runner.effects = {"opendkim-genkey": genkey}
     app = make_app(sandbox, runner, start_step="dkim")
     async with app.run_test(size=(80, 24)) as pilot:
         await step_ready(pilot)
@@ -116,7 +124,8 @@ async def test_dkim_review_apply_then_record(sandbox: Path, runner: RecordingRun
         assert "inet:127.0.0.1:8891" in diff
         assert '+record = "v=DMARC1; p=none; rua=mailto:postmaster@example.com"' in diff
         commands = static_text(app.screen, "#review-commands")
-        assert "opendkim-genkey -b 2048 -d example.com -s mail -D /etc/dkimkeys" in commands
+        assert ("opendkim-genkey -b 2048 -d example.com -s mail -D <private temp dir>"
+                in commands)
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
         apply_screen = app.screen
@@ -124,9 +133,12 @@ async def test_dkim_review_apply_then_record(sandbox: Path, runner: RecordingRun
         await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
         assert apply_screen.result is not None and apply_screen.result.ok
         argvs = runner.argvs()
-        assert ("opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail", "-D",
-                "/etc/dkimkeys") in argvs
-        assert ("chmod", "0600", "/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt") in argvs
+        genkey_argv = next(a for a in argvs if a[0] == "opendkim-genkey")
+        assert genkey_argv[:-1] == ("opendkim-genkey", "-b", "2048", "-d", "example.com",
+                                    "-s", "mail", "-D")
+        assert genkey_argv[-1].startswith("/tmp/mailwizard-")
+        key = (sandbox / "etc/dkimkeys/mail.private").stat()
+        assert (key.st_mode & 0o777, key.st_uid) == (0o600, pwd.getpwnam("opendkim").pw_uid)
         assert ("opendkim", "-n", "-x", "/etc/opendkim.conf") in argvs
         stored = read_records((sandbox / "etc/mailwizard/dns.toml").read_text())
         assert stored["dmarc"]["policy"] == "none"
@@ -167,7 +179,7 @@ async def test_dkim_shows_existing_key_split_and_flat(sandbox: Path,
         # The key exists: no new key is made; only its owner is fixed.
         changes = static_text(screen, "#changes-text")
         assert "opendkim-genkey" not in changes
-        assert "chown opendkim:opendkim" in changes
+        assert "set /etc/dkimkeys/mail.private (0600 opendkim:opendkim" in changes
         # The name follows the selector; another selector has no key (panel hidden).
         await type_into(pilot, SELECTOR, "other", keys=2)
         await step_ready(pilot)

@@ -12,6 +12,7 @@ import pytest
 
 from mailwizard import answers, dnsrecords, opendkim, postfix, services
 from mailwizard.apply import apply
+from mailwizard.plan import PRIVATE_DIR, Install
 from mailwizard.steps import by_name
 from mailwizard.steps.base import errors
 from mailwizard.steps.dkim import DkimAnswers, DkimStep, merge_milters, public_record
@@ -192,11 +193,13 @@ def test_key_table_config_is_refused(system: System) -> None:
 def test_fresh_plan_makes_the_key_and_configures_everything(system: System) -> None:
     plan = STEP.plan(ANSWERS, system)
     argvs = [c.argv for c in plan.commands]
-    assert argvs == [
+    assert argvs == [  # made where only root can look, then installed by descriptor
         ("opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail",
-         "-D", "/etc/dkimkeys"),
-        ("chown", "opendkim:opendkim", "/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt"),
-        ("chmod", "0600", "/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt"),
+         "-D", PRIVATE_DIR),
+    ]
+    assert [(i.dest, i.mode, i.owner, i.group, i.source) for i in plan.commands[0].installs] == [
+        ("/etc/dkimkeys/mail.private", 0o600, "opendkim", "opendkim", "mail.private"),
+        ("/etc/dkimkeys/mail.txt", 0o600, "opendkim", "opendkim", "mail.txt"),
     ]
     assert all(c.touches == ("/etc/dkimkeys/mail.private", "/etc/dkimkeys/mail.txt")
                for c in plan.commands)
@@ -232,8 +235,11 @@ def test_existing_key_is_kept_and_only_its_mode_fixed(keyed: System) -> None:
     assert apply(keyed, STEP.plan(ANSWERS, keyed)).ok
     os.chmod(keyed.path("/etc/dkimkeys/mail.private"), 0o644)
     plan = STEP.plan(ANSWERS, keyed)
-    assert [c.argv[0] for c in plan.commands] == ["chmod"]
-    assert not any(c.argv[0] == "opendkim-genkey" for c in plan.commands)
+    assert [(c.argv, c.installs) for c in plan.commands] == [
+        ((), (Install("/etc/dkimkeys/mail.private", 0o600, "opendkim", "opendkim"),))]
+    assert apply(keyed, plan).ok
+    info = keyed.info("/etc/dkimkeys/mail.private")
+    assert info is not None and info.mode == 0o600
 
 
 def test_rotation_is_explicit(keyed: System) -> None:
@@ -244,12 +250,14 @@ def test_rotation_is_explicit(keyed: System) -> None:
     new_selector = STEP.plan(DkimAnswers("example.com", "s2026"), keyed)
     assert new_selector.commands[0].argv == (
         "opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "s2026",
-        "-D", "/etc/dkimkeys")
+        "-D", PRIVATE_DIR)
     assert apply(keyed, new_selector).ok
     assert STEP.plan(DkimAnswers("example.com", "s2026"), keyed).is_empty
 
 
-def test_status_lines(keyed: System) -> None:
+def test_status_lines(keyed: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    # This process stands in for opendkim (a real check reads /proc/PID/exe).
+    monkeypatch.setattr(services, "is_daemon", lambda pid, name: pid == os.getpid())
     assert (STEP.status(keyed).state, STEP.status(keyed).summary) == ("todo", "no key")
     assert apply(keyed, STEP.plan(ANSWERS, keyed)).ok
     status = STEP.status(keyed)
