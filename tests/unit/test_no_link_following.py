@@ -16,7 +16,7 @@ import pytest
 from mailwizard import services
 from mailwizard.apply import Backup, apply
 from mailwizard.plan import FileChange, Plan
-from mailwizard.steps.base import errors
+from mailwizard.steps.base import Rejected, errors
 from mailwizard.steps.dkim import DkimAnswers, DkimStep
 from mailwizard.system import System, UnsafeFile
 from tests.support import RecordingRunner
@@ -61,9 +61,12 @@ def test_link_to_shadow_is_refused_by_validate_and_apply(system: System, sandbox
 
 def test_dangling_link_is_refused_and_nothing_is_created(system: System, sandbox: Path) -> None:
     evil = sandbox / "etc/cron.d/evil"
+    plan = STEP.plan(ANSWERS, system)  # planned before the link was planted
     plant(sandbox, "mail.txt", evil)
     assert any("mail.txt" in p.message for p in errors(STEP.validate(ANSWERS, system)))
-    result = apply(system, STEP.plan(ANSWERS, system))
+    with pytest.raises(Rejected, match=r"mail\.txt is a symbolic link"):
+        STEP.plan(ANSWERS, system)
+    result = apply(system, plan)
     assert not result.ok and "/etc/dkimkeys/mail.txt" in result.reason
     assert not evil.exists() and not evil.parent.exists()
 
