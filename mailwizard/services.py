@@ -62,6 +62,19 @@ def opendkim_running(system: System) -> bool:
     return opendkim_pid(system) is not None
 
 
+def start_commands(system: System, service: str) -> list[tuple[str, ...]]:
+    """The argvs that start a stopped ``service`` (for a plan the admin reviews)."""
+    if system.has_systemd:
+        return [("systemctl", "restart", service)]
+    if service == "opendkim":
+        return [("install", "-d", "-o", "opendkim", "-g", "opendkim", "-m", "750",
+                 "/run/opendkim"),
+                ("opendkim", "-x", OPENDKIM_CONF, "-P", OPENDKIM_PIDFILE)]
+    if service == "postfix":
+        return [("postfix", "start")]
+    raise ValueError(f"no way to start {service} without systemd")
+
+
 def control(system: System, service: str, action: Action) -> list[Result]:
     """Reload or restart ``service``; start it when it is not running."""
     if system.has_systemd:
@@ -79,11 +92,7 @@ def control(system: System, service: str, action: Action) -> list[Result]:
         if pid is not None:  # verified: this PID runs /usr/sbin/opendkim
             os.kill(pid, signal.SIGTERM)
             _wait_gone(pid)
-        return [
-            system.run(["install", "-d", "-o", "opendkim", "-g", "opendkim", "-m", "750",
-                        "/run/opendkim"]),
-            system.run(["opendkim", "-x", OPENDKIM_CONF, "-P", OPENDKIM_PIDFILE], timeout=30),
-        ]
+        return [system.run(list(argv), timeout=30) for argv in start_commands(system, service)]
     raise ValueError(f"no way to control {service} without systemd")
 
 

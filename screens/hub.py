@@ -21,6 +21,8 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from mailwizard import postfix, preflight
+from mailwizard.plan import Plan
+from mailwizard.repair import fix_plan
 from mailwizard.steps.base import Status, Step
 
 from .common import WizardScreen
@@ -39,8 +41,13 @@ DKIM signing → DNS records → Test. Each can be re-run alone, e.g. `mailwizar
 **The symbols.** `✔` done and healthy · `!` works but needs a look · `✖` a problem to
 fix · `·` not done yet.
 
-**Keys.** ↑↓ choose a step · ⏎ open it · t the live tests · ctrl+p jump to any step ·
-q quit.
+**Fixing a ✖.** When the step's own settings say how things should be (opendkim
+stopped, aliases.db out of date, the chroot copy of the SASL users stale), `f` shows the
+plan that puts it right, to review and apply like any change. Otherwise open the step
+and change what its line names.
+
+**Keys.** ↑↓ choose a step · ⏎ open it · f fix the ✖ · t the live tests · ctrl+p jump to
+any step · q quit.
 On a step: ctrl+s review & apply · esc back · f1 help for that step.
 
 **Undo.** `mailwizard rollback` restores the files of the last apply.
@@ -68,6 +75,7 @@ class HubScreen(WizardScreen):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("up", "move(-1)", show=False),
         Binding("down", "move(1)", show=False),
+        Binding("f", "fix", "fix"),
         Binding("t", "open_test", "test"),
         Binding("question_mark", "help", "help", key_display="?"),
         Binding("q", "app.quit", "quit", show=False),
@@ -77,6 +85,7 @@ class HubScreen(WizardScreen):
     def __init__(self) -> None:
         super().__init__()
         self.statuses: dict[str, Status] = {}
+        self.fixes: dict[str, Plan] = {}  # a ✖'s fix: the plan of the step's own answers
         self.header_info: tuple[str, str] | None = None  # (myhostname, postfix version)
         self.checking = False
 
@@ -131,11 +140,12 @@ class HubScreen(WizardScreen):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._set_header, info)
 
-        def read(step: Step[Any]) -> Status:
+        def read(step: Step[Any]) -> tuple[Status, Plan | None]:
             try:
-                return step.status(system)
+                status = step.status(system)
             except Exception as exc:
-                return Status("problem", "cannot read", (f"{type(exc).__name__}: {exc}",))
+                return Status("problem", "cannot read", (f"{type(exc).__name__}: {exc}",)), None
+            return status, fix_plan(step, system) if status.state == "problem" else None
 
         # The steps read different files and commands: ask them side by side.
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="hub-status") as pool:
@@ -144,7 +154,7 @@ class HubScreen(WizardScreen):
                 if worker.is_cancelled:
                     return
                 self.app.call_from_thread(self._set_status, futures[future].name,
-                                          future.result())
+                                          *future.result())
         self.app.call_from_thread(self._done_checking)
 
     def _done_checking(self) -> None:
@@ -154,8 +164,13 @@ class HubScreen(WizardScreen):
         self.header_info = info
         self.query_one("#hub-header", Static).update(self._header_text())
 
-    def _set_status(self, name: str, status: Status) -> None:
+    def _set_status(self, name: str, status: Status, fix: Plan | None = None) -> None:
         self.statuses[name] = status
+        if fix is None:
+            self.fixes.pop(name, None)
+        else:
+            self.fixes[name] = fix
+        self.refresh_bindings()
         step = self.wizard.step(name)
         self.query_one("#steps", OptionList).replace_option_prompt(name, self._prompt(step))
         if self._selected() is step:
@@ -211,6 +226,10 @@ class HubScreen(WizardScreen):
             now.add_row(status.symbol, Text(status.summary))
             for i, line in enumerate(status.now):
                 now.add_row("Now:" if i == 0 else "", Text(line))
+            fix = self.fixes.get(step.name)
+            if fix is not None:
+                rows = "; ".join(str(row) for row in fix.summary()[:3])
+                now.add_row("Fix:", Text(f"press f to review: {rows}"))
         self.query_one("#now", Static).update(now)
         if self.wizard.can_open(step.name):
             button.label = "Open"
@@ -224,6 +243,7 @@ class HubScreen(WizardScreen):
     @on(OptionList.OptionHighlighted, "#steps")
     def _highlighted(self) -> None:
         self._show_detail()
+        self.refresh_bindings()
 
     @on(OptionList.OptionSelected, "#steps")
     def _selected_option(self) -> None:
@@ -245,6 +265,18 @@ class HubScreen(WizardScreen):
         step = self._selected()
         if step is not None:
             self.wizard.open_step(step.name)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``f`` is offered (and shown in the footer) only for a ✖ that has a fix."""
+        if action == "fix":
+            step = self._selected() if self.is_mounted else None
+            return step is not None and step.name in self.fixes
+        return True
+
+    def action_fix(self) -> None:
+        step = self._selected()
+        if step is not None and step.name in self.fixes:
+            self.wizard.open_review(self.fixes[step.name], step.title)
 
     def action_open_test(self) -> None:
         self.wizard.open_step("test")

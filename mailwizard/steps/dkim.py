@@ -321,6 +321,11 @@ mail signed with it fails DKIM until the new record is published.
                                     mode=0o644, owner="root", group="root",
                                     why="clients whose mail opendkim signs (mynetworks)"))
         dkim_changed = bool(files or commands)
+        if not dkim_changed and not services.opendkim_running(system):
+            # Configured, but stopped: today's answers start it (the hub's ✖ has a fix).
+            commands.extend(Command(argv, "opendkim is not running: start it (mail leaves "
+                                    "unsigned until it runs)", timeout=60)
+                            for argv in services.start_commands(system, "opendkim"))
 
         if staged is not None:
             files.extend(staged.changes)

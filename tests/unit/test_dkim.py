@@ -6,6 +6,7 @@ import os
 import pwd
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,28 @@ def _fake_genkey(system: System, key_dir: Path) -> dict[str, object]:
     return {"opendkim-genkey": genkey, "chown": chown, "chmod": chmod}
 
 
+def _started(system: System, daemons: list[subprocess.Popen[bytes]]) -> dict[str, object]:
+    """An effect for ``opendkim -x CONF -P PIDFILE``: a stand-in process "is" opendkim (its
+    pid in the pid file), so a later restart signals it and not this test."""
+    def start(argv: tuple[str, ...]) -> None:
+        if "-P" in argv:
+            daemon = subprocess.Popen(["sleep", "300"])
+            daemons.append(daemon)
+            pid = system.path(argv[argv.index("-P") + 1])
+            pid.parent.mkdir(parents=True, exist_ok=True)
+            pid.write_text(f"{daemon.pid}\n")
+    return {"opendkim": start}
+
+
 @pytest.fixture
-def keyed(system: System, runner: RecordingRunner, real_key: Path) -> System:
+def keyed(system: System, runner: RecordingRunner, real_key: Path) -> Iterator[System]:
+    daemons: list[subprocess.Popen[bytes]] = []
     runner.effects.update(_fake_genkey(system, real_key))  # type: ignore[arg-type]
-    return system
+    runner.effects.update(_started(system, daemons))  # type: ignore[arg-type]
+    yield system
+    for daemon in daemons:
+        daemon.kill()
+        daemon.wait()
 
 
 # -- opendkim.conf ------------------------------------------------------------------------
@@ -260,6 +279,7 @@ def test_status_lines(keyed: System, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(services, "is_daemon", lambda pid, name: pid == os.getpid())
     assert (STEP.status(keyed).state, STEP.status(keyed).summary) == ("todo", "no key")
     assert apply(keyed, STEP.plan(ANSWERS, keyed)).ok
+    keyed.path(services.OPENDKIM_PIDFILE).unlink()  # stopped
     status = STEP.status(keyed)
     assert (status.state, status.summary) == ("problem", "opendkim not running")
     pid = keyed.path(services.OPENDKIM_PIDFILE)
@@ -267,6 +287,32 @@ def test_status_lines(keyed: System, monkeypatch: pytest.MonkeyPatch) -> None:
     pid.write_text(f"{os.getpid()}\n")
     status = STEP.status(keyed)
     assert (status.state, status.summary, status.symbol) == ("ok", "mail._domainkey", "✔")
+
+
+def test_a_stopped_opendkim_is_started_by_the_plan_of_todays_answers(
+        keyed: System, runner: RecordingRunner) -> None:
+    assert apply(keyed, STEP.plan(ANSWERS, keyed)).ok
+    assert STEP.status(keyed).state == "ok"
+    assert STEP.plan(STEP.current(keyed), keyed).is_empty
+    keyed.path(services.OPENDKIM_PIDFILE).unlink()  # opendkim stopped
+    assert STEP.status(keyed).summary == "opendkim not running"
+    fix = STEP.plan(STEP.current(keyed), keyed)
+    assert [c.argv for c in fix.commands] == [
+        ("install", "-d", "-o", "opendkim", "-g", "opendkim", "-m", "750", "/run/opendkim"),
+        ("opendkim", "-x", "/etc/opendkim.conf", "-P", services.OPENDKIM_PIDFILE),
+    ]
+    assert not fix.changed_files() and not fix.restart
+    assert apply(keyed, fix).ok
+    assert STEP.status(keyed).state == "ok"
+    assert STEP.plan(STEP.current(keyed), keyed).is_empty
+
+
+def test_start_commands_follow_the_machine(system: System, sandbox: Path) -> None:
+    assert services.start_commands(system, "opendkim")[-1] == (
+        "opendkim", "-x", "/etc/opendkim.conf", "-P", services.OPENDKIM_PIDFILE)
+    (sandbox / "run/systemd/system").mkdir(parents=True)
+    assert services.start_commands(system, "opendkim") == [
+        ("systemctl", "restart", "opendkim")]
 
 
 def test_dkim_is_in_the_registry_after_spf() -> None:

@@ -1,0 +1,103 @@
+"""Pilot tests: a ✖ on the hub leads to the plan that fixes it, reviewed and applied as any
+change (issue 11, item 4)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from mailwizard.apply import apply
+from mailwizard.screens.apply import ApplyScreen
+from mailwizard.screens.hub import HubScreen
+from mailwizard.screens.review import ReviewScreen
+from mailwizard.steps import by_name
+from mailwizard.steps.composite import Joint
+from mailwizard.steps.dkim import DkimAnswers
+from mailwizard.steps.dmarc import DmarcAnswers
+from tests.pilot.harness import hub_ready, make_app, wait_for
+from tests.pilot.test_dkim_screen import make_key
+from tests.pilot.test_flow import static_text
+from tests.support import RecordingRunner, sandbox_system
+
+
+async def _fix(pilot: object, app: object, step: str) -> ReviewScreen:
+    """Highlight ``step`` on the hub, press f, return the review screen."""
+    hub = app.screen  # type: ignore[attr-defined]
+    assert isinstance(hub, HubScreen)
+    index = [s.name for s in hub.listed].index(step)
+    for _ in range(index):
+        await pilot.press("down")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: step in hub.fixes, what=f"a fix for {step}")  # type: ignore[arg-type]
+    await pilot.press("f")  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen),  # type: ignore[arg-type,attr-defined]
+                   what="the review")
+    review = app.screen  # type: ignore[attr-defined]
+    assert isinstance(review, ReviewScreen)
+    return review
+
+
+async def test_stale_aliases_db_is_rebuilt_from_the_hub(sandbox: Path,
+                                                        runner: RecordingRunner) -> None:
+    aliases = sandbox / "etc/aliases"
+    aliases.write_text(aliases.read_text() + "root: admin@example.net\n")  # map not rebuilt
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await hub_ready(pilot)
+        hub = app.screen
+        assert isinstance(hub, HubScreen)
+        assert hub.statuses["aliases"].summary == "aliases.db out of date"
+        review = await _fix(pilot, app, "aliases")
+        assert "postalias hash:" in static_text(review, "#review-commands")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
+        screen = app.screen
+        assert isinstance(screen, ApplyScreen)
+        await wait_for(pilot, lambda: screen.finished, what="apply to finish")
+        assert screen.result is not None and screen.result.ok
+    assert any(argv[0] == "postalias" for argv in runner.argvs())
+
+
+async def test_stopped_opendkim_is_started_from_the_hub(sandbox: Path,
+                                                        runner: RecordingRunner) -> None:
+    # DKIM configured as an apply leaves it, then opendkim stopped (no pid file).
+    setup = RecordingRunner(effects={"opendkim-genkey": lambda argv: make_key(sandbox) and None})
+    system = sandbox_system(sandbox, setup)
+    step = by_name("dkim")
+    plan = step.plan(Joint(DkimAnswers("example.com"), DmarcAnswers("none", "")), system)
+
+    assert apply(system, plan).ok
+    for key in (sandbox / "etc/dkimkeys").iterdir():  # what the recorded chown would do
+        shutil.chown(key, "opendkim", "opendkim")
+    (sandbox / "run/opendkim/opendkim.pid").unlink(missing_ok=True)
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await hub_ready(pilot)
+        hub = app.screen
+        assert isinstance(hub, HubScreen)
+        assert hub.statuses["dkim"].summary == "opendkim not running"
+        review = await _fix(pilot, app, "dkim")
+        commands = static_text(review, "#review-commands")
+        assert "opendkim -x /etc/opendkim.conf -P /run/opendkim/opendkim.pid" in commands
+        assert "commands will run" in static_text(review, "#review-summary")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
+        screen = app.screen
+        assert isinstance(screen, ApplyScreen)
+        await wait_for(pilot, lambda: screen.finished, what="apply to finish")
+        assert screen.result is not None and screen.result.ok
+    assert ("opendkim", "-x", "/etc/opendkim.conf", "-P", "/run/opendkim/opendkim.pid") in (
+        runner.argvs())
+
+
+async def test_a_problem_with_no_fix_of_its_own_offers_none(sandbox: Path,
+                                                            runner: RecordingRunner) -> None:
+    """The fresh fixture's hostname (``debian``) is a ✖ that only the form can fix."""
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await hub_ready(pilot)
+        hub = app.screen
+        assert isinstance(hub, HubScreen)
+        assert hub.statuses["hostname"].state == "problem"
+        assert "hostname" not in hub.fixes
+        await pilot.press("f")
+        assert app.screen is hub
