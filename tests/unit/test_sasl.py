@@ -14,6 +14,7 @@ import pytest
 from mailwizard import answers, berkeleydb, cli, postfix
 from mailwizard.apply import BACKUP_ROOT, Event, apply
 from mailwizard.plan import Plan
+from mailwizard.repair import fix_plan
 from mailwizard.secret import Secret
 from mailwizard.steps import by_name
 from mailwizard.steps.base import AnswersError, Problem, errors
@@ -395,6 +396,7 @@ def test_stale_chroot_copy_is_a_problem_and_gets_recopied(machine: System) -> No
     assert (status.state, status.summary) == ("problem", "users but chroot copy stale")
     plan = STEP.plan(STEP.current(machine), machine)
     assert [c.argv[0] for c in plan.commands] == ["install", "mv"]
+    assert fix_plan(STEP, machine) == plan  # the hub's f offers exactly this
     run_apply(machine, plan)
     assert STEP.status(machine).summary == "2 users"
 
