@@ -60,14 +60,18 @@ async def test_stale_aliases_db_is_rebuilt_from_the_hub(sandbox: Path,
 async def test_stopped_opendkim_is_started_from_the_hub(sandbox: Path,
                                                         runner: RecordingRunner) -> None:
     # DKIM configured as an apply leaves it, then opendkim stopped (no pid file).
-    setup = RecordingRunner(effects={"opendkim-genkey": lambda argv: make_key(sandbox) and None})
+    def genkey(argv: tuple[str, ...]) -> None:
+        """Like opendkim-genkey -D DIR: the key and its record in the private directory."""
+        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
+        shutil.move(make_key(sandbox), out / "mail.private")
+        (out / "mail.txt").write_text('mail._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
+
+    setup = RecordingRunner(effects={"opendkim-genkey": genkey})
     system = sandbox_system(sandbox, setup)
     step = by_name("dkim")
     plan = step.plan(Joint(DkimAnswers("example.com"), DmarcAnswers("none", "")), system)
 
     assert apply(system, plan).ok
-    for key in (sandbox / "etc/dkimkeys").iterdir():  # what the recorded chown would do
-        shutil.chown(key, "opendkim", "opendkim")
     (sandbox / "run/opendkim/opendkim.pid").unlink(missing_ok=True)
     app = make_app(sandbox, runner)
     async with app.run_test(size=(80, 24)) as pilot:

@@ -68,8 +68,11 @@ def _started(system: System, daemons: list[subprocess.Popen[bytes]]) -> dict[str
 
 
 @pytest.fixture
-def keyed(system: System, runner: RecordingRunner, real_key: Path) -> Iterator[System]:
+def keyed(system: System, runner: RecordingRunner, real_key: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[System]:
     daemons: list[subprocess.Popen[bytes]] = []
+    monkeypatch.setattr(services, "is_daemon", lambda pid, name: name == "opendkim" and any(
+        d.pid == pid for d in daemons))
     runner.effects.update(_fake_genkey(system, real_key))  # type: ignore[arg-type]
     runner.effects.update(_started(system, daemons))  # type: ignore[arg-type]
     yield system
