@@ -7,6 +7,7 @@ the result says which step failed and why.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -59,13 +60,89 @@ def _stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%S", time.gmtime(t)) + f"{int(t * 1e6) % 1_000_000:06d}Z"
 
 
+@dataclass
+class FileEntry:
+    """One file of a backup as it was before the apply (mode, owner and group if it existed).
+
+    ``scrubbed``: the file holds passwords and its copy was deleted after the apply.
+    """
+
+    path: str
+    existed: bool
+    secret: bool = False
+    mode: int | None = None
+    owner: str | None = None
+    group: str | None = None
+    scrubbed: bool = False
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {"path": self.path, "existed": self.existed,
+                                   "secret": self.secret}
+        if self.mode is not None:
+            data.update(mode=self.mode, owner=self.owner, group=self.group)
+        if self.scrubbed:
+            data["scrubbed"] = True
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> FileEntry:
+        mode = data.get("mode")
+        return cls(str(data["path"]), bool(data["existed"]), bool(data.get("secret", False)),
+                   int(str(mode)) if mode is not None else None,
+                   _str_or_none(data.get("owner")), _str_or_none(data.get("group")),
+                   bool(data.get("scrubbed", False)))
+
+
+@dataclass
+class Manifest:
+    """``manifest.json`` of a backup: what the apply changed and how it ended.
+
+    ``result`` is None while the apply runs, then "applied" or "failed" (a failed apply was
+    already restored); ``undo`` holds the undo commands of the commands that ran, in order.
+    """
+
+    created: str
+    steps: list[str]
+    services: list[str]  # reloaded again by a restore
+    files: list[FileEntry]
+    result: str | None = None
+    undo: list[tuple[str, ...]] = field(default_factory=list)
+
+    def to_json(self) -> str:
+        data: dict[str, object] = {"created": self.created, "steps": self.steps,
+                                   "services": self.services,
+                                   "files": [f.to_json() for f in self.files]}
+        if self.result is not None:
+            data["result"] = self.result
+            data["undo"] = [list(argv) for argv in self.undo]
+        return json.dumps(data, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("manifest.json: not an object")
+        undo = data.get("undo", [])
+        result = data.get("result")
+        return cls(str(data.get("created", "")), [str(s) for s in data.get("steps", [])],
+                   [str(s) for s in data.get("services", [])],
+                   [FileEntry.from_json(f) for f in data["files"]],
+                   None if result is None else str(result),
+                   [tuple(str(a) for a in argv) for argv in undo if isinstance(argv, list)]
+                   if isinstance(undo, list) else [])
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
 class Backup:
     """A directory under /var/backups/mailwizard with a manifest and the files' old bytes."""
 
-    def __init__(self, system: System, directory: str) -> None:
+    def __init__(self, system: System, directory: str, manifest: Manifest) -> None:
         self.system = system
         self.directory = directory
-        self.entries: list[dict[str, object]] = []
+        self.manifest = manifest
         self.failed: list[str] = []  # "path: reason" for files restore() could not put back
         self.skipped: list[str] = []  # secret files whose copies were deleted after the apply
 
@@ -79,35 +156,32 @@ class Backup:
         directory = f"{BACKUP_ROOT}/{_stamp()}"
         real = system.path(directory)
         real.mkdir(mode=0o700)
-        backup = cls(system, directory)
+        manifest = Manifest(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                            list(plan.steps), sorted(plan.reload | plan.restart), [])
         for path in paths:
             data = system.read_nofollow(path)  # a link is refused, never copied
             info = None if data is None else system.info(path)
-            entry: dict[str, object] = {"path": path, "existed": info is not None,
-                                        "secret": path in secret}
+            entry = FileEntry(path, info is not None, path in secret)
             if info is not None and data is not None:
-                entry.update(mode=info.mode, owner=info.owner, group=info.group)
+                entry.mode, entry.owner, entry.group = info.mode, info.owner, info.group
                 copy = real / "files" / path.lstrip("/")
                 _private_dirs(real, copy.parent)
                 copy.write_bytes(data)
                 os.chmod(copy, 0o600)
-            backup.entries.append(entry)
-        manifest = {
-            "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            "steps": list(plan.steps),
-            "services": sorted(plan.reload | plan.restart),
-            "files": backup.entries,
-        }
-        (real / "manifest.json").write_text(json.dumps(manifest, indent=2))
-        os.chmod(real / "manifest.json", 0o600)
+            manifest.files.append(entry)
+        backup = cls(system, directory, manifest)
+        backup.save()
         return backup
 
     @classmethod
-    def load(cls, system: System, directory: str) -> tuple[Backup, dict[str, object]]:
-        manifest = json.loads(system.path(f"{directory}/manifest.json").read_text())
-        backup = cls(system, directory)
-        backup.entries = list(manifest["files"])
-        return backup, manifest
+    def load(cls, system: System, directory: str) -> Backup:
+        text = system.path(f"{directory}/manifest.json").read_text()
+        return cls(system, directory, Manifest.from_json(text))
+
+    def save(self) -> None:
+        path = self.system.path(f"{self.directory}/manifest.json")
+        path.write_text(self.manifest.to_json())
+        os.chmod(path, 0o600)
 
     def restore(self) -> list[str]:
         """Put every file back as it was; return the paths that differed.
@@ -117,18 +191,17 @@ class Backup:
         """
         restored = []
         self.failed = []
-        for entry in self.entries:
-            path = str(entry["path"])
+        for entry in self.manifest.files:
             try:
                 if self._restore_one(entry):
-                    restored.append(path)
+                    restored.append(entry.path)
             except (OSError, KeyError, ValueError) as exc:
-                self.failed.append(f"{path}: {exc}")
+                self.failed.append(f"{entry.path}: {exc}")
         return restored
 
-    def _restore_one(self, entry: dict[str, object]) -> bool:
-        path = str(entry["path"])
-        if entry.get("scrubbed"):
+    def _restore_one(self, entry: FileEntry) -> bool:
+        path = entry.path
+        if entry.scrubbed:
             self.skipped.append(path)
             return False
         real = self.system.path(path)
@@ -137,47 +210,40 @@ class Backup:
             current: bytes | None = None if linked else self.system.read_nofollow(path)
         except UnsafeFile:
             current = None
-        if not entry["existed"]:
+        if not entry.existed:
             if current is None and not real.is_symlink():
                 return False
             self.system.remove(path)
             return True
+        if entry.mode is None or entry.owner is None or entry.group is None:
+            raise ValueError("the manifest has no mode, owner and group for it")
         copy = self.system.path(f"{self.directory}/files/{path.lstrip('/')}")
         data = copy.read_bytes()
         info = self.system.info(path)
         same_meta = info is not None and (info.mode, info.owner, info.group) == (
-            entry["mode"], entry["owner"], entry["group"])
+            entry.mode, entry.owner, entry.group)
         if current == data and same_meta and not linked:
             return False
-        self.system.write_atomic(
-            path, data, mode=int(str(entry["mode"])), owner=str(entry["owner"]),
-            group=str(entry["group"]), replace_link=True,
-        )
+        self.system.write_atomic(path, data, mode=entry.mode, owner=entry.owner,
+                                 group=entry.group, replace_link=True)
         return True
 
     def finish(self, result: str, undo: list[tuple[str, ...]] | None = None) -> None:
         """Record in the manifest how the apply ended ("applied" or "failed") and the undo
         commands of the commands that ran, for ``rollback``."""
         self.scrub_secrets()
-        manifest_path = self.system.path(f"{self.directory}/manifest.json")
-        try:
-            manifest = json.loads(manifest_path.read_text())
-            manifest["files"] = self.entries
-            manifest["result"] = result
-            manifest["undo"] = [list(argv) for argv in (undo or [])]
-            manifest_path.write_text(json.dumps(manifest, indent=2))
-        except (OSError, ValueError):
-            pass
-
+        self.manifest.result = result
+        self.manifest.undo = list(undo or [])
+        with contextlib.suppress(OSError):
+            self.save()
 
     def scrub_secrets(self) -> None:
         """Delete the copies of files that hold passwords: a backup must not keep them."""
-        for entry in self.entries:
-            if entry.get("secret") and entry.get("existed"):
-                path = str(entry["path"])
-                copy = self.system.path(f"{self.directory}/files/{path.lstrip('/')}")
+        for entry in self.manifest.files:
+            if entry.secret and entry.existed:
+                copy = self.system.path(f"{self.directory}/files/{entry.path.lstrip('/')}")
                 copy.unlink(missing_ok=True)
-                entry["scrubbed"] = True
+                entry.scrubbed = True
 
 
 def _secret_paths(plan: Plan) -> frozenset[str]:
@@ -209,8 +275,8 @@ def latest_backup(system: System) -> str | None:
 def _result(manifest: Path) -> str:
     """How the apply of a backup ended; a failed apply was already restored."""
     try:
-        return str(json.loads(manifest.read_text()).get("result", "applied"))
-    except (OSError, ValueError, AttributeError):
+        return Manifest.from_json(manifest.read_text()).result or "applied"
+    except (OSError, ValueError, KeyError, TypeError):
         return "unknown"
 
 
@@ -223,20 +289,13 @@ def _paths(plan: Plan) -> list[str]:
     return seen
 
 
-class _Run:
-    """One apply in progress; keeps the log and what must be undone."""
+class _Log:
+    """The events of an apply or a rollback: passed on, kept as log lines, counted."""
 
-    def __init__(self, system: System, plan: Plan, emit: Emit) -> None:
-        self.system = system
-        self.plan = plan
+    def __init__(self, emit: Emit, total: int = 0) -> None:
         self.emit_to = emit
         self.log: list[str] = []
-        self.ran: list[Command] = []
-        # backup + files + commands + postfix check + checks + validation + reload + done
-        self.postfix_check = int(bool({postfix.MAIN_CF, postfix.MASTER_CF}
-                                      & {f.path for f in plan.changed_files()}))
-        self.total = (len(plan.changed_files()) + len(plan.commands) + len(plan.checks)
-                      + self.postfix_check + 4)
+        self.total = total
         self.done = 0
 
     def emit(self, kind: EventKind, text: str, step: bool = False) -> None:
@@ -244,6 +303,21 @@ class _Run:
             self.done += 1
         self.log.append(f"{kind}: {text}" if kind != "line" else f"  {text}")
         self.emit_to(Event(kind, text, self.done, self.total))
+
+
+class _Run(_Log):
+    """One apply in progress; keeps the log and what must be undone."""
+
+    def __init__(self, system: System, plan: Plan, emit: Emit) -> None:
+        super().__init__(emit)
+        self.system = system
+        self.plan = plan
+        self.ran: list[Command] = []
+        # backup + files + commands + postfix check + checks + validation + reload + done
+        self.postfix_check = int(bool({postfix.MAIN_CF, postfix.MASTER_CF}
+                                      & {f.path for f in plan.changed_files()}))
+        self.total = (len(plan.changed_files()) + len(plan.commands) + len(plan.checks)
+                      + self.postfix_check + 4)
 
     def command(self, cmd: Command) -> None:
         self.emit("run", cmd.display())
@@ -378,7 +452,9 @@ def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
         reason = exc.reason if isinstance(exc, ApplyFailed) else (
             str(exc) or type(exc).__name__)
         run.emit("fail", f"{what}: {reason}")
-        restored = _restore(run, backup)
+        restored = _restore(system, run, backup,
+                            [c.undo for c in reversed(run.ran) if c.undo],
+                            reload=plan.reload, restart=plan.restart)
         backup.finish("failed")
         system.cache.clear()
         if not isinstance(exc, Exception):
@@ -391,35 +467,34 @@ def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
     return ApplyResult(True, backup.directory, log=run.log)
 
 
-def _restore(run: _Run, backup: Backup, undo: list[tuple[str, ...]] | None = None) -> bool:
-    """Restore the files, run the undo commands, reload; False if a file could not be
-    put back."""
-    system = run.system
-    run.emit("phase", "restoring files")
+def _restore(system: System, log: _Log, backup: Backup, undo: list[tuple[str, ...]], *,
+             reload: frozenset[str], restart: frozenset[str] = frozenset()) -> bool:
+    """Restore the files, run the ``undo`` commands, reload or restart the services; False
+    if a file could not be put back."""
+    log.emit("phase", "restoring files")
     for path in backup.restore():
-        run.emit("restored", path)
+        log.emit("restored", path)
     for failure in backup.failed:
-        run.emit("fail", f"could not restore {failure}")
+        log.emit("fail", f"could not restore {failure}")
     for path in backup.skipped:
-        run.emit("skip", f"{path}: not restored (it holds passwords, so no copy was kept; "
+        log.emit("skip", f"{path}: not restored (it holds passwords, so no copy was kept; "
                          "use the SASL step to set users again)")
-    undos = undo if undo is not None else [c.undo for c in reversed(run.ran) if c.undo]
     if system.run_commands:
-        for argv in undos:
+        for argv in undo:
             try:
                 system.run(argv, timeout=30)
             except CommandError as exc:
-                run.emit("fail", f"undo {' '.join(argv)}: {exc.reason}")
-        for name in sorted(run.plan.restart | run.plan.reload):
+                log.emit("fail", f"undo {' '.join(argv)}: {exc.reason}")
+        for name in sorted(restart | reload):
             try:
-                services.control(system, name, "restart" if name in run.plan.restart else "reload")
-                run.emit("ok", f"{name} back on the old configuration")
+                services.control(system, name, "restart" if name in restart else "reload")
+                log.emit("ok", f"{name} back on the old configuration")
             except (CommandError, ValueError, OSError) as exc:
-                run.emit("fail", f"{name} did not come back: {exc}")
+                log.emit("fail", f"{name} did not come back: {exc}")
     if backup.failed:
-        run.emit("fail", "some files could not be restored: see above")
+        log.emit("fail", "some files could not be restored: see above")
         return False
-    run.emit("restored", "all files restored")
+    log.emit("restored", "all files restored")
     return True
 
 
@@ -429,22 +504,17 @@ def rollback(system: System, directory: str | None = None, emit: Emit | None = N
     directory = directory or latest_backup(system)
     if directory is None:
         return ApplyResult(False, None, "rollback", "no backup found: nothing was applied yet")
-    backup, manifest = Backup.load(system, directory)
-    names = manifest.get("services", [])
-    assert isinstance(names, list)
-    undo_raw = manifest.get("undo", [])
-    undo = [tuple(str(a) for a in argv) for argv in undo_raw if isinstance(argv, list)] if (
-        isinstance(undo_raw, list)) else []
-    run = _Run(system, Plan(reload=frozenset(str(s) for s in names)),
-               emit or (lambda e: None))
-    run.emit("phase", f"restoring {directory}")
-    ok = _restore(run, backup, list(reversed(undo)))
+    backup = Backup.load(system, directory)
+    log = _Log(emit or (lambda e: None))
+    log.emit("phase", f"restoring {directory}")
+    ok = _restore(system, log, backup, list(reversed(backup.manifest.undo)),
+                  reload=frozenset(backup.manifest.services))
     system.cache.clear()
     if not ok:
-        return ApplyResult(False, directory, "rollback", "; ".join(backup.failed), False, run.log)
+        return ApplyResult(False, directory, "rollback", "; ".join(backup.failed), False, log.log)
     done = system.path(directory)
     shutil.move(str(done), str(done) + ".rolled-back")
-    return ApplyResult(True, directory, restored=True, log=run.log)
+    return ApplyResult(True, directory, restored=True, log=log.log)
 
 
 def keep_last(system: System, count: int = 20) -> None:

@@ -9,6 +9,7 @@ every call, secrets only on stdin.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import grp
 import os
@@ -281,6 +282,9 @@ class System:
 
     root: Path = Path("/")
     runner: Runner = field(default_factory=ShRunner)
+    # Runs the read-only queries (``query``); None: the runner does. Tests record the
+    # runner's commands but let a real reader answer postconf and sasldblistusers2.
+    reader: Runner | None = None
     # Reads of the live system that apply() never repeats (postconf dumps, user lists).
     cache: dict[str, object] = field(default_factory=dict)
     # Files as an earlier step's plan will leave them (logical path -> bytes, None = absent).
@@ -295,8 +299,7 @@ class System:
 
     def with_files(self, files: dict[str, bytes | None]) -> System:
         """A view of this system in which ``files`` are already written (for chained plans)."""
-        return System(self.root, self.runner, self.cache, {**self.overlay, **files},
-                      self.run_commands)
+        return dataclasses.replace(self, overlay={**self.overlay, **files})
 
     @property
     def sandboxed(self) -> bool:
@@ -326,6 +329,17 @@ class System:
         return None if data is None else data.decode("utf-8", "replace")
 
     def info(self, logical: str) -> FileInfo | None:
+        """Mode, owner and group; None if absent. A file the overlay writes keeps the mode and
+        owner it has on disk, and a new one gets what ``write_atomic`` gives it."""
+        if logical not in self.overlay:
+            return self.disk_info(logical)
+        if self.overlay[logical] is None:
+            return None
+        return self.disk_info(logical) or FileInfo(0o644, _owner_name(os.geteuid()),
+                                                   _group_name(os.getegid()))
+
+    def disk_info(self, logical: str) -> FileInfo | None:
+        """Mode, owner and group of the file on disk, whatever the overlay says."""
         try:
             st = self.path(logical).stat()
         except (FileNotFoundError, NotADirectoryError):
@@ -367,7 +381,7 @@ class System:
         env: dict[str, str] | None = None,
     ) -> Result:
         """A read-only command (postconf -h, sasldblistusers2): safe in previews and tests."""
-        runner = getattr(self.runner, "reader", self.runner)
+        runner = self.runner if self.reader is None else self.reader
         return runner.run(argv, timeout=timeout, check=check, env=env)
 
     def link_target(self, logical: str) -> str | None:

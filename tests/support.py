@@ -62,8 +62,9 @@ class SandboxReader(ShRunner):
 class RecordingRunner:
     """Records every apply-time command instead of running it.
 
-    Read-only queries (``System.query``) go to ``reader`` (real, but for ``postfix status``),
-    so postconf staging works for real on the sandbox. ``fail_on`` makes a command fail, to
+    ``reader`` (real, but for ``postfix status``) is the System's reader for read-only
+    queries (``System.query``; see ``sandbox_system``), so postconf staging works for real
+    on the sandbox. ``fail_on`` makes a command fail, to
     test rollback; ``effects`` lets a test imitate what a command would change on disk.
     """
 
@@ -101,5 +102,7 @@ class RecordingRunner:
 
 
 def sandbox_system(root: Path, runner: RecordingRunner | None = None) -> System:
-    """A System on a sandbox root whose commands are recorded (and "run": run_commands)."""
-    return System(root=root, runner=runner or RecordingRunner(), run_commands=True)
+    """A System on a sandbox root whose commands are recorded (and "run": run_commands) and
+    whose queries the runner's real ``reader`` answers."""
+    runner = runner or RecordingRunner()
+    return System(root=root, runner=runner, reader=runner.reader, run_commands=True)

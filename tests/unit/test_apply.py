@@ -15,7 +15,10 @@ from mailwizard import answers
 from mailwizard.apply import (
     BACKUP_ROOT,
     ApplyResult,
+    Backup,
     Event,
+    FileEntry,
+    Manifest,
     apply,
     keep_last,
     latest_backup,
@@ -242,7 +245,7 @@ def test_empty_plan_writes_nothing(system: System, sandbox: Path,
 
 def test_sandbox_root_writes_files_but_runs_nothing(sandbox: Path) -> None:
     runner = RecordingRunner()
-    system = System(root=sandbox, runner=runner)  # run_commands defaults to off here
+    system = System(root=sandbox, runner=runner, reader=runner.reader)  # run_commands: off
     result = apply(system, full_plan(system))
     assert result.ok
     assert (sandbox / "etc/hostname").read_text() == "mail.example.com\n"
@@ -293,6 +296,32 @@ def test_rollback_skips_a_failed_apply(system: System, sandbox: Path,
     assert latest_backup(system) == first.backup
     assert rollback(system).ok
     assert snapshot(sandbox) == before
+
+
+def test_manifest_round_trips_and_reads_what_earlier_versions_wrote(
+    system: System, sandbox: Path, runner: RecordingRunner
+) -> None:
+    applied = apply(system, full_plan(system))
+    assert applied.ok and applied.backup is not None
+    backup = Backup.load(system, applied.backup)
+    manifest = backup.manifest
+    assert manifest.result == "applied" and manifest.services == ["postfix"]
+    assert manifest.undo == [("hostname", "-F", "/etc/hostname")]
+    hostname = next(f for f in manifest.files if f.path == "/etc/hostname")
+    assert hostname == FileEntry("/etc/hostname", True, False, 0o644, "root", "root")
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    # A manifest as the first versions wrote it (no result yet, no undo): still rolls back.
+    old = {"created": "2026-01-01 00:00:00 UTC", "steps": ["hostname"],
+           "services": ["postfix"],
+           "files": [{"path": "/etc/mailwizard-new.conf", "existed": False, "secret": False}]}
+    assert Manifest.from_json(json.dumps(old)) == Manifest(
+        "2026-01-01 00:00:00 UTC", ["hostname"], ["postfix"],
+        [FileEntry("/etc/mailwizard-new.conf", False)])
+    (sandbox / applied.backup.lstrip("/") / "manifest.json").write_text(json.dumps(old))
+    runner.calls.clear()
+    assert rollback(system).ok
+    assert not (sandbox / "etc/mailwizard-new.conf").exists()
+    assert runner.argvs() == [("postfix", "reload")]
 
 
 def test_keep_last(system: System, sandbox: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from mailwizard.secret import MASK, Secret
 from mailwizard.system import CommandError, FileInfo, ShRunner, System
-from tests.support import sandbox_system
+from tests.support import RecordingRunner, sandbox_system
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -60,6 +60,19 @@ def test_with_files_overlay(system: System) -> None:
     layered = view.with_files({"/etc/new": b"y"})
     assert layered.read_bytes("/etc/new") == b"y" and layered.read_bytes("/etc/hostname") == (
         b"mail\n")
+    assert layered.reader is system.reader is not None
+
+
+def test_info_honours_the_overlay(system: System, sandbox: Path) -> None:
+    os.chmod(sandbox / "etc/mailname", 0o600)
+    view = system.with_files({"/etc/hostname": b"mail\n", "/etc/mailname": None,
+                              "/etc/new": b"x"})
+    assert view.info("/etc/mailname") is None  # the plan removes it
+    assert system.info("/etc/mailname") == FileInfo(0o600, "root", "root")
+    assert view.info("/etc/hostname") == system.info("/etc/hostname")  # rewritten in place
+    assert view.info("/etc/new") == FileInfo(0o644, "root", "root")  # as write_atomic makes it
+    assert system.info("/etc/new") is None
+    assert view.disk_info("/etc/mailname") == FileInfo(0o600, "root", "root")
 
 
 def _temp_files(directory: Path) -> list[str]:
@@ -132,6 +145,14 @@ def test_query_uses_the_reader_and_run_the_runner(system: System) -> None:
     assert result.ok and result.stdout == "hi\n"
     system.run(["hostname", "mail"])  # recorded, not run
     assert [c.argv for c in system.runner.calls] == [("hostname", "mail")]  # type: ignore[attr-defined]
+
+
+def test_without_a_reader_the_runner_answers_queries(sandbox: Path) -> None:
+    runner = RecordingRunner()  # it has a reader of its own, but the System is not told
+    system = System(root=sandbox, runner=runner)
+    assert system.reader is None
+    system.query(["echo", "hi"])
+    assert runner.argvs() == [("echo", "hi")]
 
 
 # --- ShRunner --------------------------------------------------------------------------
