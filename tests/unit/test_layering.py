@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,33 @@ def test_scan_catches_every_import_form(tmp_path: Path, source: str) -> None:
     module = tmp_path / "m.py"
     module.write_text(source)
     assert any(n.split(".")[0] == "textual" for n in imported_modules(module))
+
+
+def core_module_names() -> list[str]:
+    return sorted(("mailwizard." + p.relative_to(CORE).with_suffix("").as_posix()
+                   .replace("/", ".")).removesuffix(".__init__") for p in core_files()
+                  if p.name != "__main__.py")
+
+
+@pytest.mark.parametrize("module", core_module_names())
+def test_core_module_imports_without_textual(module: str) -> None:
+    """Imported in a fresh interpreter, no core module pulls Textual in (even indirectly)."""
+    code = (f"import sys, importlib; importlib.import_module({module!r}); "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual' "
+            "or m.split('.')[:2] in (['mailwizard', 'app'], ['mailwizard', 'screens'])))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", f"{module} imports {done.stdout.strip()}"
+
+
+UI_ROUTES = {("cli.py", "mailwizard.app")}  # the CLI opens the app, lazily
+
+
+def test_no_core_module_imports_the_app_or_the_screens() -> None:
+    offenders = sorted(
+        (path.relative_to(CORE).as_posix(), name) for path in core_files()
+        for name in imported_modules(path)
+        if name.split(".")[:2] in (["mailwizard", "app"], ["mailwizard", "screens"])
+        and (path.relative_to(CORE).as_posix(), name) not in UI_ROUTES)
+    assert offenders == []
