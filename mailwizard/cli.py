@@ -156,6 +156,10 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
     result = apply(system, plan, show)
     if result.ok:
         print(f"Applied. Backup of the old files: {result.backup}")
+        from mailwizard.steps.dkim import made_records, publish_text
+
+        for record in made_records(plan, system):
+            sys.stdout.write(publish_text(record))
         return EXIT_OK
     print(f"mailwizard: apply failed at {result.failed}: {result.reason}", file=sys.stderr)
     if result.backup is None:

@@ -20,6 +20,7 @@ from textual.widgets import Footer, ProgressBar, RichLog, Static
 
 from mailwizard.apply import ApplyResult, Event, apply
 from mailwizard.plan import Plan
+from mailwizard.steps.dkim import DkimRecord, made_records
 
 from .common import WizardScreen
 
@@ -59,6 +60,7 @@ class ApplyScreen(WizardScreen):
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "done", "back to the hub"),
         Binding("t", "test", "run the tests"),
+        Binding("c", "copy", "copy DKIM record"),
         Binding("enter", "done", "hub", show=False),
     ]
 
@@ -71,6 +73,7 @@ class ApplyScreen(WizardScreen):
         self._lock = threading.Lock()
         self._pending: list[Event] = []  # from the apply thread, not shown yet
         self._drain_posted = False
+        self.records: list[DkimRecord] = []  # keys this apply made: their records to publish
 
     def compose(self) -> ComposeResult:
         head = Text(" mailwizard", style="bold")
@@ -80,10 +83,12 @@ class ApplyScreen(WizardScreen):
         yield Static(Text("starting…", style="dim"), id="apply-current")
         yield RichLog(id="apply-log", markup=False, highlight=False, wrap=True)
         yield Static(id="apply-outcome")
+        yield Static(id="apply-record", markup=False)  # no border: a mouse copy gets the text
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#apply-outcome", Static).display = False
+        self.query_one("#apply-record", Static).display = False
         self._run()
 
     class Drain(Message):
@@ -105,7 +110,13 @@ class ApplyScreen(WizardScreen):
             result = apply(self.system, self.plan, emit)
         except Exception as exc:  # apply() reports plan failures; this is a bug or OS error
             result = ApplyResult(False, failed="apply", reason=f"{type(exc).__name__}: {exc}")
-        self.app.call_from_thread(self._finished, result)
+        records: list[DkimRecord] = []
+        if result.ok:
+            try:
+                records = made_records(self.plan, self.system)
+            except Exception:  # the key is there; the DKIM screen and `zone` show it too
+                records = []
+        self.app.call_from_thread(self._finished, result, records)
 
     def on_apply_screen_drain(self) -> None:
         self._drain(DRAIN_BUDGET)
@@ -144,9 +155,10 @@ class ApplyScreen(WizardScreen):
             self.last_lines = []
         self.query_one("#apply-log", RichLog).write(event_text(event))
 
-    def _finished(self, result: ApplyResult) -> None:
+    def _finished(self, result: ApplyResult, records: list[DkimRecord] | None = None) -> None:
         self._drain()
         self.result = result
+        self.records = list(records or [])
         bar = self.query_one("#apply-progress", ProgressBar)
         outcome = Text()
         if result.ok:
@@ -155,6 +167,9 @@ class ApplyScreen(WizardScreen):
             outcome.append("✔ Applied. ", style="bold green")
             outcome.append("What next: ", style="bold")
             hints = [NEXT[s] for s in self.plan.steps if s in NEXT]
+            if self.records:
+                hints.insert(0, "Publish the DKIM record below at your DNS provider "
+                                "(c copies it).")
             outcome.append(" ".join([*hints, GENERIC_NEXT]))
             outcome.append("\nLast step: ", style="bold")
             outcome.append("press ")
@@ -184,15 +199,36 @@ class ApplyScreen(WizardScreen):
         box.display = True
         box.set_class(result.ok, "-ok")
         box.set_class(not result.ok, "-failed")
+        self._show_records()
         # The outcome box took room from the log: keep the log's last lines in view.
         log = self.query_one("#apply-log", RichLog)
         self.call_after_refresh(log.scroll_end, animate=False, immediate=True)
 
+    def _show_records(self) -> None:
+        widget = self.query_one("#apply-record", Static)
+        widget.display = bool(self.records)
+        text = Text()
+        for i, record in enumerate(self.records):
+            text.append("\n" if i else "")
+            text.append(f"TXT record at {record.name}", style="bold")
+            text.append("  c copies the value below\n", style="dim")
+            text.append(record.flat)
+        widget.update(text)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """The tests are offered (and shown in the footer) only after a successful apply."""
+        """The tests are offered (and shown in the footer) only after a successful apply;
+        the copy only when the apply made a DKIM key."""
         if action == "test":
             return self.result is not None and self.result.ok
+        if action == "copy":
+            return bool(self.records)
         return True
+
+    def action_copy(self) -> None:
+        """The flat record (OSC 52: works over SSH), one line, nothing of the screen's."""
+        if self.records:
+            self.app.copy_to_clipboard(self.records[0].flat)
+            self.notify(f"Copied the record for {self.records[0].name}.")
 
     def action_test(self) -> None:
         self.wizard.open_step("test", from_hub=True)

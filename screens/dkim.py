@@ -9,16 +9,18 @@ most 255 bytes and flat.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static
 
 from mailwizard import dnsrecords, validate
 from mailwizard.steps.composite import Joint
-from mailwizard.steps.dkim import DEFAULT_SELECTOR, DkimAnswers, DkimFacts
+from mailwizard.steps.dkim import DEFAULT_SELECTOR, DkimAnswers, DkimFacts, DkimRecord
 from mailwizard.steps.dmarc import DmarcAnswers
 
 from .step_base import Check, Field, StepScreen
@@ -68,6 +70,10 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
 
     CSS_PATH = [  # type: ignore[assignment]  # noqa: RUF012  (StepScreen: one Path)
         Path(__file__).with_name("step_base.tcss"), Path(__file__).with_name("dkim.tcss")]
+    BINDINGS: ClassVar[list[Any]] = [
+        Binding("f7", "copy_record", "copy record"),  # from any field: no Tab to the panel
+    ]
+    record: DkimRecord | None = None
 
     def compose_form(self) -> ComposeResult:
         fields = [
@@ -157,7 +163,20 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
 
     def show_facts(self, facts: object) -> None:
         record = facts.record if isinstance(facts, DkimFacts) else None
+        self.record = record
+        self.refresh_bindings()
         self.query_one("#dkim-record", VerticalScroll).display = record is not None
         if record is not None:
             self.query_one("#dkim-record-text", Static).update(
                 record_text(record.name, record.split, record.flat))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "copy_record":
+            return self.record is not None
+        return super().check_action(action, parameters)
+
+    def action_copy_record(self) -> None:
+        """The flat record (OSC 52: works over SSH): one line, no border, no breaks."""
+        if self.record is not None:
+            self.app.copy_to_clipboard(self.record.flat)
+            self.notify(f"Copied the record for {self.record.name}.")

@@ -133,6 +133,26 @@ class DkimFacts:
     record: DkimRecord | None
 
 
+def made_records(plan: Plan, system: System) -> list[DkimRecord]:
+    """The records of the keys ``plan`` made, read once it is applied: what to publish now."""
+    out: list[DkimRecord] = []
+    for cmd in plan.commands:
+        if cmd.argv[:1] != ("opendkim-genkey",):
+            continue
+        dom, sel = cmd.argv[cmd.argv.index("-d") + 1], cmd.argv[cmd.argv.index("-s") + 1]
+        found = public_record(system, dom, sel)
+        if found is not None:
+            out.append(DkimRecord(dnsrecords.dkim_name(dom, sel), *found))
+    return out
+
+
+def publish_text(record: DkimRecord) -> str:
+    """The record as plain text for a terminal or a log: no box, each form on one line."""
+    return (f"Publish this DNS record: TXT at {record.name}\n"
+            f"  flat (for DNS panels):  {record.flat}\n"
+            f"  split (for zone files): {record.name}. IN TXT ( {record.split} )\n")
+
+
 class DkimStep(Step[DkimAnswers]):
     name = "dkim"
     title = "DKIM signing"
@@ -153,7 +173,9 @@ restarts opendkim and reloads Postfix.
 
 **The DNS record.** Publish the public key as TXT at `SELECTOR._domainkey.DOMAIN`. It is
 longer than 255 bytes, so it is shown split into several quoted strings (receivers join
-them) and flat, for DNS panels that split by themselves.
+them) and flat, for DNS panels that split by themselves. After an apply that made a key, the
+apply screen shows it (`c` copies the flat form, over SSH too) and `mailwizard apply`
+prints it; on this screen `f7` copies it from any field.
 
 **Who gets signed.** Mail from the networks in Postfix's `mynetworks` (copied to
 `/etc/opendkim/trusted.hosts`) and from logged-in users. Re-run this step after changing

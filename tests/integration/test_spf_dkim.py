@@ -138,6 +138,10 @@ def test_first_apply_ran_and_second_writes_nothing(ns: Namespace,
     assert "Applied." in applied["first"]
     assert ("opendkim-genkey -b 2048 -d example.com -s mail -D <private temp dir>"
             in applied["first"])
+    # The record to publish, printed as plain text after the key was made (issue 11).
+    assert "Publish this DNS record: TXT at mail._domainkey.example.com\n" in applied["first"]
+    assert f"  flat (for DNS panels):  {applied['flat']}\n" in applied["first"]
+    assert "Publish this DNS record" not in applied["second"]
     assert "Nothing to do" in applied["second"], applied["second"]
     third = _apply(ns, Path(applied["answers"]))
     assert "Nothing to do" in third

@@ -16,7 +16,14 @@ from mailwizard.apply import apply
 from mailwizard.plan import PRIVATE_DIR, Install
 from mailwizard.steps import by_name
 from mailwizard.steps.base import errors
-from mailwizard.steps.dkim import DkimAnswers, DkimStep, merge_milters, public_record
+from mailwizard.steps.dkim import (
+    DkimAnswers,
+    DkimStep,
+    made_records,
+    merge_milters,
+    public_record,
+    publish_text,
+)
 from mailwizard.system import System
 from tests.support import RecordingRunner
 
@@ -316,6 +323,19 @@ def test_start_commands_follow_the_machine(system: System, sandbox: Path) -> Non
     (sandbox / "run/systemd/system").mkdir(parents=True)
     assert services.start_commands(system, "opendkim") == [
         ("systemctl", "restart", "opendkim")]
+
+
+def test_made_records_are_the_keys_the_plan_made(keyed: System) -> None:
+    plan = STEP.plan(ANSWERS, keyed)
+    assert apply(keyed, plan).ok
+    records = made_records(plan, keyed)
+    assert [r.name for r in records] == ["mail._domainkey.example.com"]
+    found = public_record(keyed, "example.com", "mail")
+    assert found is not None and (records[0].split, records[0].flat) == found
+    text = publish_text(records[0])
+    assert f"  flat (for DNS panels):  {found[1]}\n" in text and "│" not in text
+    again = STEP.plan(ANSWERS, keyed)
+    assert made_records(again, keyed) == []  # no key made: nothing new to publish
 
 
 def test_dkim_is_in_the_registry_after_spf() -> None:
