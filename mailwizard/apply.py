@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from mailwizard import postfix, services
-from mailwizard.plan import PRIVATE_DIR, Command, Install, Plan
+from mailwizard.plan import POSTFIX_CHECK, PRIVATE_DIR, Command, Install, Plan
 from mailwizard.system import CommandError, System, UnsafeFile
 
 BACKUP_ROOT = "/var/backups/mailwizard"
@@ -314,8 +314,7 @@ class _Run(_Log):
         self.plan = plan
         self.ran: list[Command] = []
         # backup + files + commands + postfix check + checks + validation + reload + done
-        self.postfix_check = int(bool({postfix.MAIN_CF, postfix.MASTER_CF}
-                                      & {f.path for f in plan.changed_files()}))
+        self.postfix_check = int(plan.checks_postfix)
         self.total = (len(plan.changed_files()) + len(plan.commands) + len(plan.checks)
                       + self.postfix_check + 4)
 
@@ -363,13 +362,12 @@ class _Run(_Log):
             self.done += len(self.plan.checks) + self.postfix_check
             self.emit("skip", "validation: not run (sandbox root)", step=True)
             return
-        postfix_files = {postfix.MAIN_CF, postfix.MASTER_CF}
-        if postfix_files & {f.path for f in self.plan.changed_files()}:
+        if self.plan.checks_postfix:
             new = [w for w in postfix.check_config(system) if w not in warnings_before]
             if new:
                 raise ApplyFailed("postconf -n", "\n".join(new))
             self.emit("ok", "postconf -n: no warnings")
-            self.command(Command(("postfix", "check"), "check files and permissions"))
+            self.command(POSTFIX_CHECK)
         for check in self.plan.checks:
             self.command(check)
         self.done += 1

@@ -56,6 +56,10 @@ class FileChange:
 # In a Command's argv: a fresh root-only directory apply() makes for it (and removes).
 PRIVATE_DIR = "<private temp dir>"
 
+# A plan that changes one of these has Postfix's configuration checked by apply()
+# (new postconf -n warnings, then ``postfix check``) before anything reloads.
+POSTFIX_CONFIG = frozenset({"/etc/postfix/main.cf", "/etc/postfix/master.cf"})
+
 
 @dataclass(frozen=True)
 class Install:
@@ -106,6 +110,19 @@ class Command:
         return shown
 
 
+POSTFIX_CHECK = Command(("postfix", "check"),
+                        "check Postfix's settings (no new postconf -n warnings), files and "
+                        "permissions")
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing apply() runs, as the review lists it."""
+
+    text: str
+    why: str = ""
+
+
 @dataclass(frozen=True)
 class SummaryRow:
     """One line of a plan's summary: a file with its counts, or an action."""
@@ -137,6 +154,24 @@ class Plan:
 
     def changed_files(self) -> tuple[FileChange, ...]:
         return tuple(f for f in self.files if f.changed)
+
+    @property
+    def checks_postfix(self) -> bool:
+        """apply() checks Postfix's configuration (it changes main.cf or master.cf)."""
+        return any(f.path in POSTFIX_CONFIG for f in self.changed_files())
+
+    def actions(self) -> tuple[Action, ...]:
+        """Everything apply() runs, in its order: the commands, the checks, the restarts,
+        the reloads. The review lists and counts these (secrets show as ••••••)."""
+        out = [Action(c.display(), c.why) for c in self.commands]
+        if self.checks_postfix:
+            out.append(Action(POSTFIX_CHECK.display(), POSTFIX_CHECK.why))
+        out.extend(Action(c.display(), c.why) for c in self.checks)
+        out.extend(Action(f"restart {name}") for name in sorted(self.restart))
+        out.extend(Action(f"reload {name}",
+                          "after Postfix's own checks pass" if name == "postfix" else "")
+                   for name in sorted(self.reload - self.restart))
+        return tuple(out)
 
     def file(self, path: str) -> FileChange | None:
         for change in self.files:

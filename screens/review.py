@@ -50,24 +50,17 @@ def diff_text(plan: Plan) -> Text:
 
 
 def commands_text(plan: Plan) -> Text:
-    """The commands in order with what each is for; secrets already show as ••••••."""
+    """Everything apply runs, in order, with what each is for; secrets show as ••••••."""
     text = Text()
-    steps = [*plan.commands, *plan.checks]
-    if not steps and not (plan.reload or plan.restart):
+    actions = plan.actions()
+    if not actions:
         return text
     text.append("Commands, in order\n", style="bold underline")
-    for i, cmd in enumerate(steps, 1):
+    for i, action in enumerate(actions, 1):
         text.append(f"{i:>2}. ", style="dim")
-        text.append(cmd.display(), style="bold")
-        text.append(f"\n    {cmd.why}\n", style="dim")
-    for name in sorted(plan.restart):
-        text.append(" •  ", style="dim")
-        text.append(f"restart {name}\n", style="bold")
-    for name in sorted(plan.reload - plan.restart):
-        text.append(" •  ", style="dim")
-        text.append(f"reload {name}", style="bold")
-        text.append("  (after Postfix's own checks pass)\n" if name == "postfix" else "\n",
-                    style="dim")
+        text.append(action.text + "\n", style="bold")
+        if action.why:
+            text.append(f"    {action.why}\n", style="dim")
     return text
 
 
@@ -93,7 +86,7 @@ class ReviewScreen(WizardScreen):
 
     def compose(self) -> ComposeResult:
         files = len(self.plan.changed_files())
-        count = len(self.plan.commands)
+        count = len(self.plan.actions())
         head = Text(" mailwizard", style="bold")
         head.append(f" › {self.step_title} › review")
         yield Static(head, id="review-title")

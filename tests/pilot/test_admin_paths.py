@@ -28,3 +28,68 @@ async def test_hub_help_breadcrumb_names_mailwizard_once(sandbox: Path,
         assert isinstance(app.screen, HelpScreen)
         title = plain(app.screen.query_one("#help-title", Static))
         assert title.strip() == "mailwizard › help"
+
+
+# Item 9: the review's header counts what its list shows, from the plan's data -----------
+
+def review_count(review: object) -> int:
+    import re
+
+    summary = plain(review.query_one("#review-summary", Static))  # type: ignore[attr-defined]
+    found = re.search(r"(\d+) commands? will run", summary)
+    assert found, summary
+    return int(found.group(1))
+
+
+def listed_actions(review: object) -> list[str]:
+    """The numbered entries of the review's command list."""
+    import re
+
+    text = plain(review.query_one("#review-commands", Static))  # type: ignore[attr-defined]
+    return [m.group(1) for m in re.finditer(r"^\s*\d+\.\s+(.+)$", text, re.MULTILINE)]
+
+
+async def test_review_counts_every_command_it_lists(sandbox: Path,
+                                                    runner: RecordingRunner) -> None:
+    from mailwizard.plan import Command, FileChange, Plan
+    from mailwizard.screens.review import ReviewScreen
+
+    plan = Plan(
+        files=(FileChange("/etc/postfix/main.cf", b"a = 1\n", b"a = 2\n"),),
+        commands=(Command(("newaliases",), "rebuild aliases.db"),
+                  Command(("saslpasswd2", "-c", "alice"), "add alice")),
+        checks=(Command(("opendkim", "-n"), "check opendkim's configuration"),),
+        restart=frozenset({"opendkim"}),
+        reload=frozenset({"postfix"}),
+    )
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await hub_ready(pilot)
+        app.open_review(plan, "Test")
+        await pilot.pause()
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        listed = listed_actions(review)
+        assert listed == ["newaliases", "saslpasswd2 -c alice", "postfix check",
+                          "opendkim -n", "restart opendkim",
+                          "reload postfix"]
+        assert review_count(review) == len(listed) == 6
+
+
+async def test_domains_review_counts_the_reload(sandbox: Path,
+                                                runner: RecordingRunner) -> None:
+    from mailwizard.screens.review import ReviewScreen
+    from tests.pilot.harness import step_ready, type_into, wait_for
+
+    app = make_app(sandbox, runner, start_step="domains")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        await type_into(pilot, "#field-domains-mynetworks", "127.0.0.0/8, 10.1.2.0/24",
+                        keys=1)
+        await step_ready(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        review = app.screen
+        listed = listed_actions(review)
+        assert "reload postfix" in listed
+        assert review_count(review) == len(listed) > 0

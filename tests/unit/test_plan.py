@@ -145,3 +145,26 @@ def test_command_display_hides_secret_and_plain_stdin() -> None:
     assert Command(("cat",), "x", stdin="plain text").display() == "cat"
     shown = Command(("saslpasswd2", "-p"), "x", stdin=Secret("hunter2hunter2")).display()
     assert "hunter2" not in shown and "••••••" in shown
+
+
+def test_actions_are_what_apply_runs_in_order() -> None:
+    from mailwizard import postfix
+    from mailwizard.plan import POSTFIX_CONFIG, Action
+
+    assert {postfix.MAIN_CF, postfix.MASTER_CF} == POSTFIX_CONFIG
+    domains_like = Plan(files=(FileChange(postfix.MAIN_CF, b"a = 1\n", b"a = 2\n"),),
+                        reload=frozenset({"postfix"}))
+    assert [a.text for a in domains_like.actions()] == ["postfix check", "reload postfix"]
+    plan = Plan(
+        files=(FileChange("/etc/opendkim.conf", b"x\n", b"y\n"),),
+        commands=(Command(("saslpasswd2", "-c", "bob"), "add bob", stdin=Secret("pw-123456")),),
+        checks=(Command(("opendkim", "-n"), "check opendkim"),),
+        restart=frozenset({"opendkim"}),
+        reload=frozenset({"opendkim", "postfix"}),
+    )
+    assert plan.actions() == (
+        Action("saslpasswd2 -c bob  < ••••••", "add bob"),
+        Action("opendkim -n", "check opendkim"),
+        Action("restart opendkim"),
+        Action("reload postfix", "after Postfix's own checks pass"),
+    )
