@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mailwizard import boundedread
 from mailwizard.plan import Plan
 from mailwizard.steps import SECTIONS
 from mailwizard.steps.base import AnswersError, Problem, Step, errors
@@ -26,19 +27,29 @@ class Chosen:
     answers: Any
 
 
+# An answers file is a few hundred bytes; a megabyte is a mistake (or /dev/zero).
+MAX_BYTES = 1024 * 1024
+
+
 def load_text(text: str, *, where: str = "answers file") -> list[Chosen]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise AnswersError([Problem(where, f"not valid TOML: {exc}")]) from exc
+    except RecursionError:  # tomllib recurses once per level of [ or {
+        raise AnswersError([Problem(where, "not valid TOML: arrays or tables nested too "
+                                           "deeply (an answers file needs two levels)")]) from None
     return parse(data)
 
 
 def load(path: str | Path) -> list[Chosen]:
+    """Read and parse the answers file at ``path``: a regular file of at most MAX_BYTES."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AnswersError([Problem(str(path), f"cannot read: {exc.strerror}")]) from exc
+        raw = boundedread.read_regular(path, MAX_BYTES)
+    except boundedread.Refused as exc:
+        raise AnswersError([Problem(str(path), exc.reason)]) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise AnswersError([Problem(str(path), "not UTF-8 text")]) from exc
     return load_text(text, where=str(path))

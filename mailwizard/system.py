@@ -102,6 +102,11 @@ class ShRunner:
             where = "no such program" if "/" in argv[0] else "not found on PATH"
             raise CommandError(argv, None, "", f"{argv[0]} is not installed ({where})")
         data = stdin.reveal() if isinstance(stdin, Secret) else stdin
+        if data is not None:
+            try:  # sh would fail to encode it in its feeder thread and the command wait
+                data.encode("utf-8")
+            except UnicodeEncodeError:
+                raise CommandError(argv, None, "", "its input is not UTF-8 text") from None
         hide = _redactor(stdin)
         full_env = dict(os.environ)
         full_env.update({"LC_ALL": "C", "LANG": "C"})

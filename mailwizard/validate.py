@@ -78,6 +78,10 @@ def _labels(name: str, what: str) -> str:
     return name
 
 
+# The Linux kernel's limit for the running host name (sethostname(2): HOST_NAME_MAX).
+HOST_NAME_MAX = 64
+
+
 def fqdn(value: str) -> str:
     """A fully qualified host name such as mail.example.com (at least one dot).
 
@@ -86,6 +90,9 @@ def fqdn(value: str) -> str:
     name = _labels(value, "a host name")
     if "." not in name:
         raise Invalid("a full host name needs a dot, like mail.example.com")
+    if len(name) > HOST_NAME_MAX:
+        raise Invalid(f"a host name is at most {HOST_NAME_MAX} characters (the kernel's "
+                      f"limit; this one has {len(name)}): use a shorter name under your domain")
     if name.rsplit(".", 1)[1].isdigit():
         raise Invalid("a host name cannot end in a number (that looks like an IP address)")
     return name
@@ -369,3 +376,70 @@ def file_path(value: str, what: str = "a file name") -> str:
     if ".." in text.split("/"):
         raise Invalid(f"{what} cannot contain '..'")
     return text
+
+
+# -- look-alike names ----------------------------------------------------------------------
+
+# Cyrillic and Greek letters that look like ASCII ones (after Unicode's confusables list).
+_LOOKS_LATIN = {
+    "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i", "ј": "j",
+    "ѕ": "s", "ԁ": "d", "ӏ": "l", "һ": "h", "ԛ": "q", "ԝ": "w", "ү": "y", "в": "b", "к": "k",
+    "м": "m", "н": "h", "т": "t", "ο": "o", "α": "a", "ν": "v", "ρ": "p", "υ": "u", "ι": "i",
+    "κ": "k", "χ": "x", "τ": "t",
+}
+# Scripts that are written together in one word (Japanese mixes these).
+_ONE_SCRIPT = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "BOPOMOFO": "CJK"}
+
+
+def _script(ch: str) -> str:
+    import unicodedata
+
+    word = unicodedata.name(ch, "UNKNOWN").split()[0]
+    return _ONE_SCRIPT.get(word, word)
+
+
+def look_alike(value: str) -> str | None:
+    """Why the domain in ``value`` (a host name, domain or address) may not be what it seems,
+    showing its A-label (punycode) form; None for plain names.
+
+    Warned: a label mixing scripts (``mаil`` with a Cyrillic а), a label written entirely in
+    letters that look like ASCII ones (``аррӏе``), and an ``xn--`` label that is not valid
+    punycode. A name that is invalid anyway gives None (its validator says why).
+    """
+    name = value.rpartition("@")[2].strip().rstrip(".").lower()
+    if not name:
+        return None
+    try:
+        ascii_name = name if name.isascii() else _to_ascii(name)
+    except Invalid:
+        return None
+    import idna
+
+    reasons: list[str] = []
+    shown: list[str] = []
+    for label in ascii_name.split("."):
+        unicode = label
+        if label.startswith("xn--"):
+            try:
+                unicode = str(idna.decode(label))
+            except (idna.IDNAError, UnicodeError):
+                reasons.append(f"{label} is not a valid A-label (punycode): resolvers and "
+                               "mail servers may refuse it")
+                shown.append(label)
+                continue
+        shown.append(unicode)
+        if unicode.isascii():
+            continue
+        scripts = sorted({_script(ch) for ch in unicode if ch.isalpha()})
+        if len(scripts) > 1:
+            words = " and ".join(s.title() for s in scripts)
+            reasons.append(f"'{unicode}' mixes {words} letters: it may imitate another name")
+        elif scripts and scripts[0] != "LATIN" and all(ch in _LOOKS_LATIN for ch in unicode
+                                                       if ch.isalpha()):
+            fake = "".join(_LOOKS_LATIN.get(ch, ch) for ch in unicode)
+            reasons.append(f"'{unicode}' is written in {scripts[0].title()} letters that look "
+                           f"like '{fake}'")
+    if not reasons:
+        return None
+    return (f"{'; '.join(reasons)}. In DNS it is {ascii_name} (shown as "
+            f"{'.'.join(shown)}): check that this is the name you mean")

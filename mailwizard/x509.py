@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mailwizard import boundedread
 from mailwizard.system import System
 
 _PUBLIC_KEY = re.compile(r"-----BEGIN PUBLIC KEY-----.*?-----END PUBLIC KEY-----", re.S)
@@ -77,8 +78,24 @@ def name_matches(pattern: str, host: str) -> bool:
     return False
 
 
+# A PEM chain is a few KiB; anything over this is not a certificate or key (or /dev/zero).
+MAX_PEM = 1024 * 1024
+
+
+def refused(system: System, path: str) -> str:
+    """Why ``path`` is not handed to openssl at all ("" when it may be): not a regular file
+    (/dev/zero, a FIFO: openssl would read or wait until its timeout) or too large."""
+    try:
+        boundedread.check_regular(system.path(path), MAX_PEM)
+    except boundedread.Refused as exc:
+        return exc.reason
+    return ""
+
+
 def read_certificate(system: System, path: str) -> X509Info | None:
     """The certificate at ``path``; None when openssl cannot read it as PEM X.509."""
+    if refused(system, path):
+        return None
     result = system.query(["openssl", "x509", "-in", str(system.path(path)), *X509_ARGS])
     return parse_x509(result.stdout) if result.ok else None
 
@@ -86,6 +103,8 @@ def read_certificate(system: System, path: str) -> X509Info | None:
 def public_key_of(system: System, key_path: str) -> str | None:
     """The public half of the private key at ``key_path`` (PEM); None when it is not a
     readable, unencrypted key (an empty passphrase is tried, so openssl never prompts)."""
+    if refused(system, key_path):
+        return None
     result = system.query(
         ["openssl", "pkey", "-in", str(system.path(key_path)), "-pubout", "-passin", "pass:"])
     found = _PUBLIC_KEY.search(result.stdout)

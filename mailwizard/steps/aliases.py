@@ -19,7 +19,15 @@ from mailwizard import aliasesfile, postfix
 from mailwizard.aliasesfile import parse_file as parse_file  # re-exported
 from mailwizard.aliasesfile import table, values
 from mailwizard.plan import Command, FileChange, Plan
-from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, proposal
+from mailwizard.steps.base import (
+    AnswersError,
+    Problem,
+    Proposal,
+    Status,
+    Step,
+    look_alike_check,
+    proposal,
+)
 from mailwizard.system import System
 from mailwizard.validate import Invalid, address, local_name
 
@@ -257,6 +265,7 @@ run `newaliases` after every edit.
                 except Invalid as exc:
                     problems.append(Problem(_where(raw, i), f"{target!r}: {exc}"))
                     continue
+                look_alike_check(problems, _where(raw, i), target)
                 if value == key:
                     problems.append(Problem(_where(raw, i), "an alias cannot point to itself"))
                     continue

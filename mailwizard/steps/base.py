@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from mailwizard.plan import Plan
 from mailwizard.system import System
-from mailwizard.validate import Invalid
+from mailwizard.validate import Invalid, look_alike
 
 Level = Literal["error", "warning"]
 State = Literal["ok", "warn", "problem", "todo", "unavailable"]
@@ -248,3 +248,11 @@ def field_check(
     except Invalid as exc:
         problems.append(Problem(where, str(exc)))
         return None
+
+
+def look_alike_check(problems: list[Problem], where: str, value: str) -> None:
+    """A warning against ``where`` when the name in ``value`` is a look-alike (homograph) or
+    has a broken A-label; the message shows the punycode."""
+    why = look_alike(value)
+    if why:
+        problems.append(Problem(where, why, "warning"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from mailwizard import dnsrecords, opendkim, postfix, services
 from mailwizard.facts import mail_domains, primary_domain
 from mailwizard.plan import PRIVATE_DIR, Command, FileChange, Install, Plan
-from mailwizard.steps.base import Problem, Proposal, Status, Step, proposal
+from mailwizard.steps.base import Problem, Proposal, Status, Step, look_alike_check, proposal
 from mailwizard.system import System
 from mailwizard.validate import Invalid, dkim_bits, domain, selector
 
@@ -244,6 +244,9 @@ mail signed with it fails DKIM until the new record is published.
                 names[key] = fn(value)
             except Invalid as exc:
                 problems.append(Problem(f"dkim.{key}", str(exc)))
+            else:
+                if key == "domain":
+                    look_alike_check(problems, "dkim.domain", value)
         try:
             dkim_bits(a.bits)
         except Invalid as exc:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from mailwizard import dnsrecords
 from mailwizard.facts import mail_domains, primary_domain, records_change, stored_records
 from mailwizard.plan import FileChange, Plan
-from mailwizard.steps.base import Problem, Proposal, Status, Step, proposal
+from mailwizard.steps.base import Problem, Proposal, Status, Step, look_alike_check, proposal
 from mailwizard.system import System
 from mailwizard.validate import Invalid, address
 
@@ -64,6 +64,7 @@ few weeks, then tighten.
             except Invalid as exc:
                 problems.append(Problem("dmarc.rua", str(exc)))
             else:
+                look_alike_check(problems, "dmarc.rua", a.rua)
                 if "@" not in rua:
                     problems.append(Problem("dmarc.rua", "give a full address, like "
                                                          "postmaster@example.com"))

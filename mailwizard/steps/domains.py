@@ -9,7 +9,16 @@ from mailwizard import postfix
 from mailwizard.facts import mail_domains as mail_domains  # re-exported
 from mailwizard.facts import primary_domain as primary_domain  # re-exported
 from mailwizard.plan import Plan
-from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, errors, proposal
+from mailwizard.steps.base import (
+    AnswersError,
+    Problem,
+    Proposal,
+    Status,
+    Step,
+    errors,
+    look_alike_check,
+    proposal,
+)
 from mailwizard.system import System
 from mailwizard.validate import Invalid, destination, network, networks_together
 
@@ -99,6 +108,7 @@ to the machine itself; add an application server's address only if it cannot log
             except Invalid as exc:
                 problems.append(Problem(f"domains.mydestination[{i}]", f"{item!r}: {exc}"))
                 continue
+            look_alike_check(problems, f"domains.mydestination[{i}]", item)
             if value not in dests:
                 dests.append(value)
         nets: list[str] = []

@@ -7,7 +7,15 @@ from dataclasses import dataclass
 
 from mailwizard import postfix
 from mailwizard.plan import Command, FileChange, Plan
-from mailwizard.steps.base import Problem, Proposal, Status, Step, field_check, proposal
+from mailwizard.steps.base import (
+    Problem,
+    Proposal,
+    Status,
+    Step,
+    field_check,
+    look_alike_check,
+    proposal,
+)
 from mailwizard.system import System
 from mailwizard.validate import fqdn
 
@@ -124,7 +132,8 @@ fixes an already installed Postfix, which the guide leaves to the installer.
 
     def _problems(self, a: HostnameAnswers, system: System) -> list[Problem]:
         problems: list[Problem] = []
-        field_check(problems, "hostname.fqdn", fqdn, a.fqdn)
+        if field_check(problems, "hostname.fqdn", fqdn, a.fqdn):
+            look_alike_check(problems, "hostname.fqdn", a.fqdn)
         return problems
 
     def _build(self, a: HostnameAnswers, system: System) -> Plan:

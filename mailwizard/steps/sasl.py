@@ -12,13 +12,20 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from mailwizard import berkeleydb, facts, postfix
+from mailwizard import berkeleydb, boundedread, facts, postfix
 from mailwizard.plan import Command, FileChange, Plan
 from mailwizard.secret import Secret
-from mailwizard.steps.base import AnswersError, Problem, Proposal, Status, Step, proposal
+from mailwizard.steps.base import (
+    AnswersError,
+    Problem,
+    Proposal,
+    Status,
+    Step,
+    look_alike_check,
+    proposal,
+)
 from mailwizard.system import System
 from mailwizard.validate import Invalid, domain, password, sasl_user
 
@@ -45,6 +52,7 @@ RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")
 
 SECTION_KEYS = ("enabled", "users", "remove", "local_domain")
 USER_KEYS = ("user", "password_env", "password_file")
+MAX_PASSWORD_FILE = 4096
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -80,15 +88,17 @@ def read_password_env(name: str) -> Secret:
     value = os.environ.get(name)
     if value is None:
         raise Invalid(f"environment variable {name} is not set")
+    try:  # os.environ keeps bytes that are not UTF-8 as lone surrogates
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(f"environment variable {name} is not UTF-8 text") from None
     return Secret(value)
 
 
 def read_password_file(path: str) -> Secret:
-    """The first line of ``path`` (one trailing line break dropped)."""
-    try:
-        raw = Path(path).read_bytes()
-    except OSError as exc:
-        raise Invalid(f"cannot read {path}: {exc.strerror}") from None
+    """The first line of ``path`` (one trailing line break dropped): a regular file of at
+    most MAX_PASSWORD_FILE bytes (never /dev/zero, a FIFO or a device)."""
+    raw = boundedread.read_regular(path, MAX_PASSWORD_FILE)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -517,6 +527,8 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
                 domain(a.local_domain)
             except Invalid as exc:
                 problems.append(Problem("sasl.local_domain", str(exc)))
+            else:
+                look_alike_check(problems, "sasl.local_domain", a.local_domain)
         existing = set(list_users(system))
         stored: dict[str, Secret] | None = {}
         if any(u.password is not None for u in a.users):
@@ -529,6 +541,7 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
             except Invalid as exc:
                 problems.append(Problem(f"{where}.user", str(exc)))
                 continue
+            look_alike_check(problems, f"{where}.user", u.user)
             if login in seen:
                 problems.append(Problem(f"{where}.user",
                                         f"{login} is already listed as sasl.users[{seen[login]}]"))

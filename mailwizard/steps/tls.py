@@ -50,6 +50,8 @@ class PairFacts:
     cert: X509Info | None  # None: not a readable PEM certificate
     key_public: str | None  # None: not a readable, unencrypted private key
     key_mode: int | None = None
+    cert_refused: str = ""  # why the file is not even handed to openssl (a device, a FIFO)
+    key_refused: str = ""
 
 
 def judge(
@@ -65,10 +67,14 @@ def judge(
     problems: list[Problem] = []
     if not facts.cert_exists:
         problems.append(Problem(cert_field, f"{cert_path} does not exist"))
+    elif facts.cert_refused:
+        problems.append(Problem(cert_field, f"{cert_path}: {facts.cert_refused}"))
     elif facts.cert is None:
         problems.append(Problem(cert_field, f"{cert_path} is not a PEM certificate"))
     if not facts.key_exists:
         problems.append(Problem(key_field, f"{key_path} does not exist"))
+    elif facts.key_refused:
+        problems.append(Problem(key_field, f"{key_path}: {facts.key_refused}"))
     elif facts.key_public is None:
         problems.append(Problem(
             key_field,
@@ -112,14 +118,17 @@ def inspect(system: System, cert: str, key: str) -> PairFacts:
     """Ask openssl about the files, by path (the key is never read into this process)."""
     cert_exists = system.exists(cert)
     key_exists = system.exists(key)
-    info = x509.read_certificate(system, cert) if cert_exists else None
+    cert_refused = x509.refused(system, cert) if cert_exists else ""
+    key_refused = x509.refused(system, key) if key_exists else ""
+    info = x509.read_certificate(system, cert) if cert_exists and not cert_refused else None
     key_public = None
     key_mode = None
-    if key_exists:
+    if key_exists and not key_refused:
         key_public = x509.public_key_of(system, key)
         stat = system.info(key)
         key_mode = stat.mode if stat else None
-    return PairFacts(cert_exists, key_exists, info, key_public, key_mode)
+    return PairFacts(cert_exists, key_exists, info, key_public, key_mode, cert_refused,
+                     key_refused)
 
 
 def check_pair(

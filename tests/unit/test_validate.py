@@ -27,11 +27,12 @@ def labels(draw: st.DrawFn, max_size: int = 63) -> str:
 
 @st.composite
 def hostnames(draw: st.DrawFn) -> str:
-    """A valid FQDN: 2+ labels, at most 253 characters, a TLD that is not all digits."""
+    """A valid host name: 2+ labels, at most 64 characters (the kernel's limit for a host
+    name; a domain may have 253), a TLD that is not all digits."""
     head = draw(st.lists(labels(), min_size=1, max_size=4))
     tld = draw(labels(max_size=20).filter(lambda s: not s.isdigit()))
     name = ".".join([*head, tld])
-    while len(name) > 253:
+    while len(name) > validate.HOST_NAME_MAX:
         head = head[1:]
         name = ".".join([*head, tld]) if head else "a." + tld
     return name
@@ -105,12 +106,20 @@ def test_fqdn_refuses(value: str, needle: str) -> None:
 
 
 def test_fqdn_limits_are_exact() -> None:
-    assert validate.fqdn("a" * 63 + ".example.com")
+    """A label has at most 63 characters and a domain 253; a host name at most 64, the
+    kernel's limit (a longer one used to pass here and fail at ``hostname``)."""
+    assert validate.fqdn("a" * 52 + ".example.com")
+    with pytest.raises(Invalid, match="64 characters"):
+        validate.fqdn("a" * 53 + ".example.com")
+    with pytest.raises(Invalid, match="63 characters"):
+        validate.domain("a" * 64 + ".com")
     name = ".".join(["a" * 63] * 3 + ["b" * 58]) + ".co"
     assert len(name) == 253
-    assert validate.fqdn(name) == name
+    assert validate.domain(name) == name
     with pytest.raises(Invalid, match="253"):
-        validate.fqdn("b" + name)
+        validate.domain("b" + name)
+    with pytest.raises(Invalid, match="64 characters"):
+        validate.fqdn(name)
 
 
 def test_fqdn_idn_to_punycode() -> None:
