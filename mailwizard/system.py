@@ -108,8 +108,7 @@ class ShRunner:
             except UnicodeEncodeError:
                 raise CommandError(argv, None, "", "its input is not UTF-8 text") from None
         hide = _redactor(stdin)
-        full_env = dict(os.environ)
-        full_env.update({"LC_ALL": "C", "LANG": "C"})
+        full_env = child_environment()
         if env:
             full_env.update(env)
         # The timeout is ours, not sh's ``_timeout``: that one polls every 0.1 s and so adds
@@ -190,6 +189,20 @@ class ShRunner:
         if check and rc != 0:
             raise CommandError(argv, rc, out + err)
         return result
+
+
+# What a child command may inherit: the search path, the home, the proxies apt-get needs.
+# Nothing else (a password given as password_env lives in this process's environment).
+INHERITED = ("PATH", "HOME", "TZ", "http_proxy", "https_proxy", "ftp_proxy", "no_proxy",
+             "HTTP_PROXY", "HTTPS_PROXY", "FTP_PROXY", "NO_PROXY")
+
+
+def child_environment() -> dict[str, str]:
+    """The environment every command starts with: INHERITED, and the C locale."""
+    env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    env.setdefault("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    env.update({"LC_ALL": "C", "LANG": "C"})
+    return env
 
 
 _END = object()

@@ -271,3 +271,20 @@ def test_whole_script_look_alike_warns(sandbox: Path) -> None:
                                    system)
     warned = warnings_for(found.problems)["hostname.fqdn"]
     assert "xn--" in warned and "apple" in warned
+
+
+# -- item 5: children get a clean environment ------------------------------------------------
+
+
+def test_children_never_inherit_the_password_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailwizard.system import ShRunner
+
+    monkeypatch.setenv("MAILWIZARD_PASSWORD_POSTMASTER", "horse-battery-staple-42")
+    monkeypatch.setenv("SOME_TOKEN", "s3cr3t-token-value")
+    monkeypatch.setenv("http_proxy", "http://proxy.example:3128")
+    out = ShRunner().run(["env"], env={"DEBIAN_FRONTEND": "noninteractive"}).stdout
+    assert "horse-battery-staple-42" not in out and "MAILWIZARD_PASSWORD" not in out
+    assert "SOME_TOKEN" not in out
+    assert "DEBIAN_FRONTEND=noninteractive" in out and "LC_ALL=C" in out
+    assert "http_proxy=http://proxy.example:3128" in out  # apt-get behind a proxy still works
+    assert "PATH=" in out
