@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from mailwizard import configcheck, dnscheck
 from mailwizard.checks import CheckResult
 from mailwizard.dns import Config, RecordsError, read_config
+from mailwizard.lastreport import remember
 from mailwizard.system import System
 from mailwizard.validate import Invalid
 
@@ -74,7 +75,9 @@ async def run(system: System, config: Config, request: Request) -> list[CheckRes
     look = dnscheck.Lookup(request.nameserver, request.query_timeout)
     dns_results, config_results = await asyncio.gather(
         dnscheck.run_all(config, look, bound=request.bound), configcheck.run_all(system))
-    return [*dns_results, *config_results]
+    results = [*dns_results, *config_results]
+    remember(results)
+    return results
 
 
 def run_sync(system: System, request: Request,

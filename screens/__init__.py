@@ -35,6 +35,7 @@ SCREENS: dict[str, str] = {
     "spf": "spf.SpfScreen",
     "dkim": "dkim.DkimScreen",
     "sasl": "sasl.SaslScreen",
+    "dns": "dns.DnsScreen",
     "test": "test.LiveTestScreen",  # not a StepScreen: it judges instead of asking
 }
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import Any
 
 from mailwizard.steps.aliases import AliasesStep
-from mailwizard.steps.base import Step, Unavailable
+from mailwizard.steps.base import Step
 from mailwizard.steps.composite import Composite
 from mailwizard.steps.dkim import DkimStep
 from mailwizard.steps.dmarc import DmarcStep
+from mailwizard.steps.dns import DnsStep
 from mailwizard.steps.domains import DomainsStep
 from mailwizard.steps.hostname import HostnameStep
 from mailwizard.steps.sasl import SaslStep
@@ -28,7 +29,7 @@ STEPS: list[Step[Any]] = [
     SaslStep(),
     SpfStep(),
     Composite(DkimStep(), DmarcStep()),
-    Unavailable("dns", "DNS records"),
+    DnsStep(),
     LiveTestRow(),
 ]
 
