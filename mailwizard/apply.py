@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from mailwizard import postfix, services
+from mailwizard import postfix, runlock, services
 from mailwizard.plan import POSTFIX_CHECK, PRIVATE_DIR, Command, Install, Plan
 from mailwizard.system import CommandError, System, UnsafeFile
 
@@ -406,6 +407,7 @@ def _tail(text: str, lines: int = 8) -> str:
 def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
     """Apply ``plan``; never raises for a failure of the plan itself (see ApplyResult).
 
+    Holds the run lock (``runlock``): another apply or rollback at the same time is refused.
     Any exception after the backup (a failed command, an unknown owner, a service that
     cannot be controlled, even Ctrl-C) restores every file first; Ctrl-C is then re-raised.
     """
@@ -413,10 +415,40 @@ def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
     if plan.is_empty:
         run.emit("done", "nothing to do: the system already matches")
         return ApplyResult(ok=True, log=run.log)
+    try:
+        with runlock.hold(system):
+            return _apply_locked(system, plan.for_run(_run_id()), run)
+    except runlock.Busy as exc:
+        run.emit("fail", f"lock: {exc}")
+        return ApplyResult(False, None, "lock", f"{exc} (nothing was written)", False, run.log)
+
+
+def _run_id() -> str:
+    """Unique to one apply: this process and a random part (temp names, ``RUN_TOKEN``)."""
+    return f"{os.getpid()}-{secrets.token_hex(4)}"
+
+
+def _stale(system: System, plan: Plan) -> str | None:
+    """The first planned file that no longer holds the bytes the plan was made from."""
+    for change in plan.changed_files():
+        if system.read_nofollow(change.path) != change.before:
+            return change.path
+    return None
+
+
+def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
+    run.plan = plan
     run.emit("phase", "backing up")
     try:
         for path in _paths(plan):
             system.refuse_link(path)
+        stale = _stale(system, plan)
+        if stale is not None:
+            run.emit("fail", f"plan: {stale} changed since the plan was made")
+            return ApplyResult(
+                False, None, "plan",
+                f"{stale} changed since the plan was made (another mailwizard run, or an "
+                "edit): review the step again (nothing was written)", False, run.log)
         warnings_before = set(postfix.check_config(system)) if (
             system.run_commands and postfix.installed(system)) else set()
         backup = Backup.create(system, _paths(plan), plan, _secret_paths(plan))
@@ -498,7 +530,16 @@ def _restore(system: System, log: _Log, backup: Backup, undo: list[tuple[str, ..
 
 def rollback(system: System, directory: str | None = None, emit: Emit | None = None) -> ApplyResult:
     """Restore the files of the last apply (or of ``directory``), run the undo commands of
-    the commands it ran (``hostname -F /etc/hostname``) and reload the services."""
+    the commands it ran (``hostname -F /etc/hostname``) and reload the services; under the
+    run lock, like apply()."""
+    try:
+        with runlock.hold(system):
+            return _rollback_locked(system, directory, emit)
+    except runlock.Busy as exc:
+        return ApplyResult(False, None, "lock", f"{exc} (nothing was restored)")
+
+
+def _rollback_locked(system: System, directory: str | None, emit: Emit | None) -> ApplyResult:
     directory = directory or latest_backup(system)
     if directory is None:
         return ApplyResult(False, None, "rollback", "no backup found: nothing was applied yet")

@@ -16,6 +16,9 @@ from mailwizard import __version__
 from mailwizard.steps import STEPS
 from mailwizard.system import System
 
+if typing.TYPE_CHECKING:
+    from mailwizard.answers import Chosen
+
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 VERBS: dict[str, str] = {
@@ -115,9 +118,8 @@ def _run_app(system: System, step: str | None) -> int:
 
 
 def cmd_apply(system: System, ns: argparse.Namespace) -> int:
-    from mailwizard import answers
-    from mailwizard.apply import Event, apply
-    from mailwizard.steps.base import AnswersError, errors
+    from mailwizard import answers, runlock
+    from mailwizard.steps.base import AnswersError
 
     try:
         chosen = answers.load(ns.file)
@@ -126,6 +128,22 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
             print(f"mailwizard: {problem}", file=sys.stderr)
         print("mailwizard: nothing was written", file=sys.stderr)
         return EXIT_INVALID
+    if ns.dry_run:
+        return _plan_and_apply(system, ns, chosen)
+    try:  # plan and apply under one lock: a plan made while another run applies is stale
+        with runlock.hold(system):
+            return _plan_and_apply(system, ns, chosen)
+    except runlock.Busy as exc:
+        print(f"mailwizard: {exc}", file=sys.stderr)
+        print("mailwizard: nothing was written", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]) -> int:
+    from mailwizard import answers
+    from mailwizard.apply import Event, apply
+    from mailwizard.steps.base import errors
+
     try:
         plan, problems = answers.plan_all(system, chosen)
     except Exception as exc:  # a step could not read the system: say so, write nothing

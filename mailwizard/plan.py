@@ -55,6 +55,9 @@ class FileChange:
 
 # In a Command's argv: a fresh root-only directory apply() makes for it (and removes).
 PRIVATE_DIR = "<private temp dir>"
+# In a Command's argv or touches: replaced by an id unique to the apply (``Plan.for_run``), so
+# that two runs never share a temp name (``.sasldb2.<run>.tmp``).
+RUN_TOKEN = "<run>"
 
 # A plan that changes one of these has Postfix's configuration checked by apply()
 # (new postconf -n warnings, then ``postfix check``) before anything reloads.
@@ -199,6 +202,14 @@ class Plan:
         if self.reload - self.restart:
             out.append(SummaryRow("reload", ", ".join(sorted(self.reload - self.restart))))
         return out
+
+    def for_run(self, run_id: str) -> Plan:
+        """This plan with every RUN_TOKEN in the commands' argv and touches set to ``run_id``."""
+        def concrete(cmd: Command) -> Command:
+            return replace(cmd, argv=tuple(a.replace(RUN_TOKEN, run_id) for a in cmd.argv),
+                           touches=tuple(t.replace(RUN_TOKEN, run_id) for t in cmd.touches))
+        return replace(self, commands=tuple(concrete(c) for c in self.commands),
+                       checks=tuple(concrete(c) for c in self.checks))
 
     def then(self, other: Plan) -> Plan:
         """This plan followed by ``other`` (whose ``before`` was read from this plan's after)."""

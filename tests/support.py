@@ -11,7 +11,7 @@ from mailwizard.secret import Secret
 from mailwizard.system import DEFAULT_TIMEOUT, CommandError, LineSink, Result, ShRunner, System
 
 FIXTURE = Path(__file__).parent / "fixtures" / "debian12"
-EMPTY_DIRS = ("etc/postfix/sasl", "var/spool/postfix/etc", "var/mail", "var/log",
+EMPTY_DIRS = ("etc/postfix/sasl", "var/spool/postfix/etc", "var/mail", "var/log", "run",
               "var/backups")
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailwizard import berkeleydb, boundedread, facts, postfix
-from mailwizard.plan import Command, FileChange, Plan
+from mailwizard.plan import RUN_TOKEN, Command, FileChange, Plan
 from mailwizard.secret import Secret
 from mailwizard.steps.base import (
     AnswersError,
@@ -31,7 +31,7 @@ from mailwizard.validate import Invalid, domain, password, sasl_user
 
 SASLDB = "/etc/sasldb2"
 CHROOT_SASLDB = "/var/spool/postfix/etc/sasldb2"
-CHROOT_TMP = "/var/spool/postfix/etc/.sasldb2.tmp"
+CHROOT_TMP = f"/var/spool/postfix/etc/.sasldb2.{RUN_TOKEN}.tmp"  # unique per apply
 SASLDB_FILES = (SASLDB, CHROOT_SASLDB)
 SMTPD_CONF = "/etc/postfix/sasl/smtpd.conf"
 GROUP = "/etc/group"
