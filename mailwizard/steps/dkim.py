@@ -178,7 +178,11 @@ apply screen shows it (`c` copies the flat form, over SSH too) and `mailwizard a
 prints it; on this screen `f7` copies it from any field.
 
 **Who gets signed.** Mail from the networks in Postfix's `mynetworks` (copied to
-`/etc/opendkim/trusted.hosts`) and from logged-in users. Re-run this step after changing
+`/etc/opendkim/trusted.hosts`) and from logged-in users, with a From address in the domain
+or any of its subdomains (`SubDomains yes`). So what the server itself sends is signed
+too: cron and root's mail (`root@mail.example.com`, as `myorigin` is the host name) and
+bounces (`MAILER-DAEMON@mail.example.com`), all with the domain's one key (`d=example.com`),
+which DMARC's relaxed alignment accepts; `myorigin` is left as it is. Re-run this step after changing
 `mynetworks`.
 
 **If opendkim is down.** The wizard sets `milter_default_action = accept`: Postfix keeps
@@ -334,6 +338,9 @@ mail signed with it fails DKIM until the new record is published.
             "KeyFile": private,
             "Socket": opendkim.SOCKET,
             "InternalHosts": opendkim.TRUSTED_HOSTS,
+            # Mail the server itself sends (root@mail.example.com, cron, bounces from
+            # MAILER-DAEMON@$myhostname) is from a subdomain: sign it with this key too.
+            "SubDomains": "yes",
         })
         if after != before:
             files.append(FileChange(opendkim.CONF, before.encode(), after.encode(),

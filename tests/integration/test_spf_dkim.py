@@ -190,6 +190,22 @@ def test_local_submission_is_signed_and_verifies(ns: Namespace,
     assert ns.call(_dkim_verify, message.replace(b"signed body", b"forged body")) is False
 
 
+def test_mail_the_server_itself_sends_is_signed(ns: Namespace, applied: dict[str, str]) -> None:
+    """root's cron mail: From root@mail.example.com (myorigin is the host name) is signed
+    with example.com's key (SubDomains), and verifies (issue 11, item 3)."""
+    token = uuid4().hex
+    ns.run(
+        f"""
+        printf 'Subject: cron %s\n\n%s\n' {token} 'cron body' | sendmail root@example.com
+        mw_wait_mail /var/mail/root {token} 30
+        """
+    )
+    message = ns.call(_message, token)
+    assert re.search(rb"^From: .*root@mail\.example\.com", message, re.M), message[:1500]
+    assert b"DKIM-Signature:" in message, message[:1500]
+    assert ns.call(_dkim_verify, message) is True
+
+
 def test_smtp_submission_from_loopback_is_signed(ns: Namespace,
                                                  applied: dict[str, str]) -> None:
     token = uuid4().hex

@@ -240,7 +240,8 @@ def test_fresh_plan_makes_the_key_and_configures_everything(system: System) -> N
     for key, value in (("Domain", "example.com"), ("Selector", "mail"),
                        ("KeyFile", "/etc/dkimkeys/mail.private"),
                        ("Socket", "inet:8891@127.0.0.1"),
-                       ("InternalHosts", opendkim.TRUSTED_HOSTS)):
+                       ("InternalHosts", opendkim.TRUSTED_HOSTS),
+                       ("SubDomains", "yes")):  # root@mail.example.com, bounces: signed
         assert opendkim.get(text, key) == value
     hosts = plan.file(opendkim.TRUSTED_HOSTS)
     assert hosts is not None and hosts.after is not None
