@@ -182,8 +182,8 @@ prints it; on this screen `f7` copies it from any field.
 or any of its subdomains (`SubDomains yes`). So what the server itself sends is signed
 too: cron and root's mail (`root@mail.example.com`, as `myorigin` is the host name) and
 bounces (`MAILER-DAEMON@mail.example.com`), all with the domain's one key (`d=example.com`),
-which DMARC's relaxed alignment accepts; `myorigin` is left as it is. Re-run this step after changing
-`mynetworks`.
+which DMARC's relaxed alignment accepts; `myorigin` is left as it is. Re-run this step
+after changing `mynetworks`.
 
 **If opendkim is down.** The wizard sets `milter_default_action = accept`: Postfix keeps
 sending, **unsigned**, instead of deferring every message (`tempfail`, Postfix's default)
