@@ -372,3 +372,72 @@ def test_secret_files_leave_no_copy_after_success_and_rollback_says_so(
     assert rolled.ok
     assert (sandbox / "etc/sasldb2").read_bytes() == b"userPassword new-secret-456"
     assert any("not restored (it holds passwords" in e for e in events), events
+
+
+def test_a_restore_that_fails_says_so_and_still_restores_the_rest(
+    system: System, sandbox: Path, runner: RecordingRunner
+) -> None:
+    """A command puts a directory where a file was, then fails: that file cannot come back
+    (rename onto a directory), every other one must, and the result must not claim success."""
+    victim = sandbox / "etc/mailwizard-victim.conf"
+    victim.write_bytes(b"old victim\n")
+
+    def clobber(argv: tuple[str, ...]) -> None:
+        victim.unlink()
+        (victim / "sub").mkdir(parents=True)
+
+    runner.effects["clobber"] = clobber
+    runner.fail_on = lambda argv: argv == ("postfix", "check")
+    before = snapshot(sandbox)
+    plan = full_plan(system).then(Plan(commands=(Command(
+        ("clobber",), "turn the file into a directory",
+        touches=("/etc/mailwizard-victim.conf",)),)))
+    events: list[Event] = []
+    result = apply(system, plan, events.append)
+    assert not result.ok and result.failed == "postfix check"
+    assert result.restored is False
+    assert result.backup is not None
+    fails = [e.text for e in events if e.kind == "fail"]
+    victim_failed = "could not restore /etc/mailwizard-victim.conf: "
+    assert any(t.startswith(victim_failed) for t in fails), fails
+    assert "some files could not be restored: see above" in fails
+    assert not any(e.kind == "restored" and e.text == "all files restored" for e in events)
+    # Everything else is back byte for byte; the victim's old bytes wait in the backup.
+    after = snapshot(sandbox)
+    assert {k: v for k, v in after.items() if "victim" not in k} == {
+        k: v for k, v in before.items() if "victim" not in k}
+    copy = sandbox / result.backup.lstrip("/") / "files/etc/mailwizard-victim.conf"
+    assert copy.read_bytes() == b"old victim\n"
+
+
+def test_owner_and_mode_only_changes_are_restored(
+    system: System, sandbox: Path, runner: RecordingRunner
+) -> None:
+    """What the DKIM step's chown/chmod change: the bytes stay, owner and mode do not."""
+    key = sandbox / "etc/dkimkeys/mail.private"
+    key.write_bytes(b"-----BEGIN PRIVATE KEY-----\n")
+    os.chmod(key, 0o644)
+    os.chown(key, 0, 0)
+
+    def chown(argv: tuple[str, ...]) -> None:
+        os.chown(key, 65534, 65534)
+        os.chmod(key, 0o600)
+
+    runner.effects["chown"] = chown
+    plan = Plan(commands=(Command(("chown", "nobody:nogroup", "/etc/dkimkeys/mail.private"),
+                                  "the key is opendkim's",
+                                  touches=("/etc/dkimkeys/mail.private",)),
+                          Command(("opendkim", "-n"), "check")))
+    before = snapshot(sandbox)
+    runner.fail_on = lambda argv: argv[0] == "opendkim"
+    result = apply(system, plan)
+    assert not result.ok and result.restored
+    assert snapshot(sandbox) == before
+    st = key.stat()
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o644, 0, 0)
+    # The same through rollback after a successful apply.
+    runner.fail_on = lambda argv: False
+    assert apply(system, plan).ok
+    assert key.stat().st_uid == 65534
+    assert rollback(system).ok
+    assert snapshot(sandbox) == before

@@ -202,3 +202,38 @@ def test_unknown_verb_lists_the_valid_words_sorted(sandbox: Path,
     words = err.split("(choose from ", 1)[1].rstrip(")\n").split(", ")
     assert words == sorted(words)
     assert {"hostname", "dkim", "apply", "rollback"} <= set(words)
+
+
+def test_apply_whose_restore_fails_exits_2_and_says_not_every_file(
+    sandbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk fills up mid-apply: /etc/hostname was written, /etc/mailname cannot be,
+    nor can /etc/hostname be put back. The CLI must not claim every file was restored."""
+    import errno
+
+    from mailwizard.system import System
+
+    real = System.write_atomic
+    full = False
+
+    def write_atomic(self: System, logical: str, data: bytes, **kw: object) -> None:
+        nonlocal full
+        if logical == "/etc/mailname" or (full and logical == "/etc/hostname"):
+            full = True
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(self, logical, data, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(System, "write_atomic", write_atomic)
+    before = tree(sandbox)
+    code, out, err = run(capsys, "--root", str(sandbox), "apply", write(tmp_path, GOOD))
+    assert code == 2, (out, err)
+    assert "mailwizard: apply failed at writing files: " in err
+    assert "fail: could not restore /etc/hostname: [Errno 28] No space left on device" in out
+    assert "mailwizard: NOT every file could be restored: the old files are in " \
+           "/var/backups/mailwizard/" in err
+    assert "every file was restored" not in err
+    assert (sandbox / "etc/hostname").read_text() == "mail.example.com\n"  # not put back
+    after = tree(sandbox)
+    for name in ("etc/mailname", "etc/hosts", "etc/postfix/main.cf"):
+        assert after[name] == before[name], name

@@ -502,3 +502,19 @@ def test_tls_step_in_the_same_file_silences_the_warning(system: System) -> None:
     text = "[tls]\nsnakeoil = true\n\n" + answers_text(("alice@example.com", ENV))
     _, problems = plan_for(system, text)
     assert [p for p in problems if p.field == "sasl.enabled"] == []
+
+
+def test_world_readable_chroot_copy_is_a_problem_and_gets_recopied(machine: System) -> None:
+    """The chroot copy holds the passwords in clear: same bytes but 0644 is not fine."""
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    assert chroot_state(machine) == ""
+    os.chmod(machine.path(CHROOT_SASLDB), 0o644)
+    assert chroot_state(machine) == "root:sasl 0644, not root:sasl 0640"
+    status = STEP.status(machine)
+    assert (status.state, status.summary) == (
+        "problem", "chroot copy is root:sasl 0644, not root:sasl 0640")
+    plan = STEP.plan(STEP.current(machine), machine)
+    assert [c.argv[0] for c in plan.commands] == ["install", "mv"]
+    run_apply(machine, plan)
+    assert chroot_state(machine) == "" and STEP.status(machine).summary == "1 user"
+    assert os.stat(machine.path(CHROOT_SASLDB)).st_mode & 0o777 == 0o640
