@@ -52,11 +52,9 @@ def screen_text(app: App[None]) -> str:
     console = Console(width=200, record=True, file=io.StringIO())
     for screen in app.screen_stack:
         for widget in screen.query("*"):
-            try:
-                rendered = widget.render()
-            except Exception:  # widgets that only render through their children
-                continue
-            console.print(rendered)
+            # No try/except: a widget that cannot render is a failure, not a widget to skip
+            # (it could be the one that shows the password).
+            console.print(widget.render())
     return console.export_text() + app.export_screenshot()
 
 

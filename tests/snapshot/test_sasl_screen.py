@@ -1,11 +1,14 @@
 """Snapshots of the SASL screen at 80×24 and 120×40 (SVGs in snapshots/test_sasl_screen/).
 
 ``pytest tests/snapshot/test_sasl_screen.py --snapshot-update``, then look at every SVG.
-No password may appear in any of them (checked here too).
+No password may appear in any of them: ``test_no_password_in_any_svg`` reads the text of every
+stored SVG (the snapshot comparison makes each run's rendering equal to it), line by line.
 """
 
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from tests.pilot.harness import (
     type_into,
     wait_for,
 )
-from tests.pilot.test_sasl_screen import PW, PW2, seed_logins
+from tests.pilot.test_sasl_screen import OLD, PW, PW2, seed_logins
 from tests.support import RecordingRunner
 
 
@@ -103,3 +106,38 @@ def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
 
 
 define_snapshot_tests(globals(), SCENARIOS, _run)
+
+
+SVG_DIR = Path(__file__).resolve().parents[2] / "snapshots" / Path(__file__).stem
+_TEXT = re.compile(r'<text [^>]*clip-path="url\(#([\w-]+)-line-(\d+)\)"[^>]*>([^<]*)</text>')
+
+
+def svg_lines(svg: str) -> list[str]:
+    """The terminal lines of a Textual SVG: its text pieces joined per line (a line is cut
+    into one <text> per style, so a password could straddle two pieces)."""
+    lines: dict[int, str] = {}
+    for _, number, piece in _TEXT.findall(svg):
+        lines[int(number)] = lines.get(int(number), "") + html.unescape(piece)
+    return [lines[n] for n in sorted(lines)]
+
+
+def test_svg_reader_finds_a_password_split_across_pieces() -> None:
+    svg = ('<text class="a" x="0" clip-path="url(#t-line-3)">pw:&#160;Corr3ct-</text>'
+           '<text class="b" x="9" clip-path="url(#t-line-3)">Horse-Battery</text>')
+    assert svg_lines(svg) == ["pw:\xa0Corr3ct-Horse-Battery"]
+    assert PW == "Corr3ct-Horse-Battery"
+
+
+def test_no_password_in_any_svg() -> None:
+    names = {f"test_{name}_{w}x{h}.svg" for name in SCENARIOS for w, h in ((80, 24), (120, 40))}
+    present = {p.name for p in SVG_DIR.glob("*.svg")}
+    assert names <= present, sorted(names - present)
+    typed = 0
+    for name in sorted(names):
+        lines = svg_lines((SVG_DIR / name).read_text())
+        assert len(lines) >= 20, name
+        text = "\n".join(lines)
+        for secret in (PW, PW2, OLD):
+            assert secret not in text, f"{name} shows a password"
+        typed += "•" in text
+    assert typed >= 4, "the scenarios that type a password show its mask"
