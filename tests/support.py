@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -9,6 +10,11 @@ from pathlib import Path
 
 from mailwizard.secret import Secret
 from mailwizard.system import DEFAULT_TIMEOUT, CommandError, LineSink, Result, ShRunner, System
+
+SANDBOX_POSTFIX_VERSION = "3.7.11"
+"""The Postfix version every sandbox reports (``mail_version``), whatever the host runs: hub
+snapshots and pilot tests must not change with the next Debian point release."""
+_MAIL_VERSION = re.compile(r"(?m)^mail_version = .*$")
 
 FIXTURE = Path(__file__).parent / "fixtures" / "debian12"
 EMPTY_DIRS = ("etc/postfix/sasl", "var/spool/postfix/etc", "var/mail", "var/log", "run",
@@ -32,7 +38,8 @@ class Call:
 
 
 class SandboxReader(ShRunner):
-    """Real read-only queries, except ``postfix status``: the sandbox's Postfix "runs".
+    """Real read-only queries, except ``postfix status``: the sandbox's Postfix "runs";
+    and postconf's ``mail_version`` is :data:`SANDBOX_POSTFIX_VERSION`, not the host's.
 
     A bare ``postfix status`` would ask the host's Postfix, which is not the sandbox's; the
     reloads themselves are recorded by RecordingRunner.
@@ -54,8 +61,12 @@ class SandboxReader(ShRunner):
         if tuple(argv) == ("postfix", "status"):
             rc = 0 if self.postfix_running else 1
             return Result(tuple(argv), rc, "", "" if rc == 0 else "postfix is not running")
-        return super().run(argv, stdin=stdin, timeout=timeout, check=check, on_line=on_line,
-                           env=env)
+        result = super().run(argv, stdin=stdin, timeout=timeout, check=check, on_line=on_line,
+                             env=env)
+        if argv and argv[0] == "postconf" and "mail_version = " in result.stdout:
+            pinned = _MAIL_VERSION.sub(f"mail_version = {SANDBOX_POSTFIX_VERSION}", result.stdout)
+            return Result(result.argv, result.rc, pinned, result.stderr)
+        return result
 
 
 @dataclass

@@ -19,7 +19,7 @@ from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.step_base import Field, StepScreen
 from mailwizard.steps import STEPS
 from tests.pilot.harness import hub_ready, make_app, step_ready, type_into, wait_for
-from tests.support import FIXTURE, RecordingRunner
+from tests.support import FIXTURE, SANDBOX_POSTFIX_VERSION, RecordingRunner
 
 FQDN_INPUT = "#field-hostname-fqdn"
 NETS_INPUT = "#field-domains-mynetworks"
@@ -70,7 +70,7 @@ async def test_hub_lists_every_step_with_status(sandbox: Path, runner: Recording
         assert prompts[0].startswith("✖ Hostname")  # "debian" is not a full name
         assert "debian: not a full name" in prompts[0]
         header = static_text(hub, "#hub-header")
-        assert header == " mailwizard · debian · Postfix 3.7.11 · Debian 12"
+        assert header == f" mailwizard · debian · Postfix {SANDBOX_POSTFIX_VERSION} · Debian 12"
         # The right panel follows the selection: blurb, Now:, Open.
         assert "Now: myhostname = debian" in static_text(hub, "#now")
         await pilot.press("down")

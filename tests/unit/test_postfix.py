@@ -218,3 +218,17 @@ def test_several_new_parameters_are_staged_in_the_same_order_every_time(system: 
     edits["smtpd_tls_loglevel"] = "1"
     results = {postfix.stage(system, set_main=edits).changes[0].after for _ in range(6)}
     assert len(results) == 1
+
+
+def test_the_sandbox_reports_its_own_postfix_version_not_the_hosts(sandbox: Path) -> None:
+    """A host on another point release (imitated: main.cf overriding mail_version, which the
+    host's postconf then reports) must not change the hub's header in pilot and snapshot tests."""
+    from mailwizard.system import System
+    from tests.support import SANDBOX_POSTFIX_VERSION, SandboxReader
+
+    main = sandbox / "etc/postfix/main.cf"
+    main.write_text(main.read_text() + "mail_version = 3.7.99\n")
+    assert "3.7.99" in System(root=sandbox).query(
+        ["postconf", "-c", str(main.parent), "-h", "mail_version"]).stdout  # the host's answer
+    assert postfix.version(System(root=sandbox, runner=SandboxReader())) == (
+        SANDBOX_POSTFIX_VERSION)
