@@ -7,16 +7,13 @@ from collections.abc import Sequence
 
 from mailwizard.checks import CheckResult
 
-_LAST: list[list[CheckResult]] = []
+_last: list[CheckResult] | None = None
 
 
 def last() -> list[CheckResult] | None:
-    return list(_LAST[-1]) if _LAST else None
+    return None if _last is None else list(_last)
 
 
 def remember(results: Sequence[CheckResult]) -> None:
-    _LAST[:] = [list(results)]
-
-
-def forget() -> None:
-    _LAST.clear()
+    global _last
+    _last = list(results)

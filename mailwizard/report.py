@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from mailwizard import configcheck, dnscheck
 from mailwizard.checks import CheckResult
 from mailwizard.dns import Config, RecordsError, read_config
-from mailwizard.lastreport import remember
 from mailwizard.system import System
 from mailwizard.validate import Invalid
 
@@ -75,9 +74,7 @@ async def run(system: System, config: Config, request: Request) -> list[CheckRes
     look = dnscheck.Lookup(request.nameserver, request.query_timeout)
     dns_results, config_results = await asyncio.gather(
         dnscheck.run_all(config, look, bound=request.bound), configcheck.run_all(system))
-    results = [*dns_results, *config_results]
-    remember(results)
-    return results
+    return [*dns_results, *config_results]
 
 
 def run_sync(system: System, request: Request,

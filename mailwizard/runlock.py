@@ -50,25 +50,6 @@ def holder(system: System) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-def is_locked(system: System) -> bool:
-    """Whether some live process (this one included) holds the lock now."""
-    path = str(system.path(LOCK))
-    with _guard:
-        if path in _held:
-            return True
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)
-    return False
-
-
 @contextlib.contextmanager
 def hold(system: System) -> Iterator[None]:
     """Hold the lock for the block; raise Busy at once when another run (or another thread

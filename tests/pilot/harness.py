@@ -6,12 +6,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.pilot import Pilot
 
 from mailwizard.app import MailWizardApp
 from tests.support import RecordingRunner, sandbox_system
+
+if TYPE_CHECKING:
+    from mailwizard.screens.apply import ApplyScreen
 
 FIXED_STAMP = "20260101T000000000000Z"
 SIZES = [(80, 24), (120, 40)]  # a plain SSH window, and a larger one
@@ -89,6 +92,20 @@ async def type_into(pilot: Pilot[None], selector: str, text: str, *, keys: int =
     field_input.cursor_position = split
     await pilot.pause()
     await pilot.press(*text[split:])
+
+
+async def apply_from_review(pilot: Pilot[None]) -> ApplyScreen:
+    """From the Review screen: press ``a`` and wait until the apply has finished.
+    Returns the ApplyScreen; what its result must be is the test's to assert."""
+    from mailwizard.screens.apply import ApplyScreen
+
+    app = pilot.app
+    await pilot.press("a")
+    await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
+    screen = app.screen
+    assert isinstance(screen, ApplyScreen)
+    await wait_for(pilot, lambda: screen.finished, what="apply to finish")
+    return screen
 
 
 async def settle(pilot: Pilot[None]) -> None:

@@ -7,10 +7,9 @@ from pathlib import Path
 from textual.widgets import DataTable, RichLog
 
 from mailwizard.screens.aliases import AliasesScreen
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.steps.aliases import AliasesAnswers
-from tests.pilot.harness import make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
 from tests.pilot.test_flow import static_text
 from tests.support import RecordingRunner
 
@@ -109,11 +108,7 @@ async def test_add_and_edit_then_apply(sandbox: Path, runner: RecordingRunner) -
         assert "+support: a@example.net, b@example.net" in diff
         commands = static_text(app.screen, "#review-commands")
         assert "postalias hash:" in commands
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok, "\n".join(
             line.text for line in apply_screen.query_one(RichLog).lines)
         assert ("postalias", f"hash:{sandbox}/etc/aliases") in runner.argvs()

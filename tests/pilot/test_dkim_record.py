@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.dkim import DkimScreen
 from mailwizard.screens.review import ReviewScreen
-from tests.pilot.harness import make_app, step_ready, wait_for
+from tests.pilot.harness import apply_from_review, make_app, step_ready, wait_for
 from tests.pilot.test_dkim_screen import fill_valid, make_key
 from tests.pilot.test_flow import static_text
 from tests.support import RecordingRunner
@@ -45,11 +44,7 @@ async def test_apply_that_made_a_key_shows_the_record_and_c_copies_it(
         await fill_valid(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        screen = app.screen
-        assert isinstance(screen, ApplyScreen)
-        await wait_for(pilot, lambda: screen.finished, what="apply to finish")
+        screen = await apply_from_review(pilot)
         await pilot.pause()
         record = screen.query_one("#apply-record", Static)
         assert record.display
@@ -77,11 +72,7 @@ async def test_apply_that_made_no_key_shows_no_record(sandbox: Path,
         await fill_valid(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        screen = app.screen
-        assert isinstance(screen, ApplyScreen)
-        await wait_for(pilot, lambda: screen.finished, what="apply to finish")
+        screen = await apply_from_review(pilot)
         assert not screen.query_one("#apply-record", Static).display
 
 

@@ -11,10 +11,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import RadioSet
 
 from mailwizard.dnsrecords import MAX_STRING, read_records, unquote_strings
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.dkim import DkimScreen
 from mailwizard.screens.review import ReviewScreen
-from tests.pilot.harness import make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
 from tests.pilot.test_flow import field_message, static_text
 from tests.support import RecordingRunner
 
@@ -126,11 +125,7 @@ async def test_dkim_review_apply_then_record(sandbox: Path, runner: RecordingRun
         commands = static_text(app.screen, "#review-commands")
         assert ("opendkim-genkey -b 2048 -d example.com -s mail -D <private temp dir>"
                 in commands)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
         argvs = runner.argvs()
         genkey_argv = next(a for a in argvs if a[0] == "opendkim-genkey")

@@ -10,7 +10,6 @@ from rich.console import Console
 from rich.text import Text
 from textual.widgets import Input, OptionList, RichLog, Static
 
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.domains import DomainsScreen
 from mailwizard.screens.help import HelpScreen
 from mailwizard.screens.hostname import HostnameScreen
@@ -18,7 +17,14 @@ from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.step_base import Field, StepScreen
 from mailwizard.steps import STEPS
-from tests.pilot.harness import hub_ready, make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import (
+    apply_from_review,
+    hub_ready,
+    make_app,
+    step_ready,
+    type_into,
+    wait_for,
+)
 from tests.support import FIXTURE, SANDBOX_POSTFIX_VERSION, RecordingRunner
 
 FQDN_INPUT = "#field-hostname-fqdn"
@@ -149,11 +155,7 @@ async def test_hostname_review_apply(sandbox: Path, runner: RecordingRunner) -> 
         commands = static_text(review, "#review-commands")
         assert "hostname mail.example.com" in commands
         assert "rename the running system" in commands
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
         outcome = static_text(apply_screen, "#apply-outcome")
         assert "✔ Applied" in outcome and "What next" in outcome
@@ -235,11 +237,7 @@ async def test_failing_command_restores_every_file(sandbox: Path, runner: Record
         await step_ready(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and not apply_screen.result.ok
         outcome = static_text(apply_screen, "#apply-outcome")
         assert "✖ Failed: hostname mail.example.com" in outcome

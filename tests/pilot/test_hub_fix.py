@@ -7,14 +7,13 @@ import shutil
 from pathlib import Path
 
 from mailwizard.apply import apply
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.steps import by_name
 from mailwizard.steps.composite import Joint
 from mailwizard.steps.dkim import DkimAnswers
 from mailwizard.steps.dmarc import DmarcAnswers
-from tests.pilot.harness import hub_ready, make_app, wait_for
+from tests.pilot.harness import apply_from_review, hub_ready, make_app, wait_for
 from tests.pilot.test_dkim_screen import make_key
 from tests.pilot.test_flow import static_text
 from tests.support import RecordingRunner, sandbox_system
@@ -48,11 +47,7 @@ async def test_stale_aliases_db_is_rebuilt_from_the_hub(sandbox: Path,
         assert hub.statuses["aliases"].summary == "aliases.db out of date"
         review = await _fix(pilot, app, "aliases")
         assert "postalias hash:" in static_text(review, "#review-commands")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        screen = app.screen
-        assert isinstance(screen, ApplyScreen)
-        await wait_for(pilot, lambda: screen.finished, what="apply to finish")
+        screen = await apply_from_review(pilot)
         assert screen.result is not None and screen.result.ok
     assert any(argv[0] == "postalias" for argv in runner.argvs())
 
@@ -83,11 +78,7 @@ async def test_stopped_opendkim_is_started_from_the_hub(sandbox: Path,
         commands = static_text(review, "#review-commands")
         assert "opendkim -x /etc/opendkim.conf -P /run/opendkim/opendkim.pid" in commands
         assert "commands will run" in static_text(review, "#review-summary")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        screen = app.screen
-        assert isinstance(screen, ApplyScreen)
-        await wait_for(pilot, lambda: screen.finished, what="apply to finish")
+        screen = await apply_from_review(pilot)
         assert screen.result is not None and screen.result.ok
     assert ("opendkim", "-x", "/etc/opendkim.conf", "-P", "/run/opendkim/opendkim.pid") in (
         runner.argvs())

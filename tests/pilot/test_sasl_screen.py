@@ -13,11 +13,10 @@ from rich.console import Console
 from textual.app import App
 from textual.widgets import OptionList, RichLog, Static
 
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.sasl import ConfirmDelete, LoginDialog, SaslScreen
 from mailwizard.secret import Secret
-from tests.pilot.harness import make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
 from tests.support import RecordingRunner
 
 PW = "Corr3ct-Horse-Battery"  # every test hunts for these on screen
@@ -192,11 +191,7 @@ async def test_add_review_apply_never_shows_the_password(
         assert "+smtpd_sasl_auth_enable = yes" in diff
         assert "/etc/postfix/sasl/smtpd.conf" in diff
         assert_no_password(app, review.plan.diff())  # type: ignore[attr-defined]
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok, (
             apply_screen.result.failed, apply_screen.result.reason)
         log = "\n".join(line.text for line in apply_screen.query_one(RichLog).lines)
@@ -241,11 +236,7 @@ async def test_change_password_twice_masked(sandbox: Path, runner: RecordingRunn
         commands = static_plain(app.screen, "#review-commands")
         assert "set a new password for alice@example.com" in commands
         assert_no_password(app)
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
         (call,) = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
         assert call.argv[-1] == "alice" and call.stdin == Secret(PW)
@@ -284,11 +275,7 @@ async def test_delete_asks_first(sandbox: Path, runner: RecordingRunner) -> None
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
         assert "delete the login bob@example.com" in static_plain(app.screen,
                                                                   "#review-commands")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
         (call,) = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
         assert call.argv[:2] == ("saslpasswd2", "-d") and call.argv[-1] == "bob"

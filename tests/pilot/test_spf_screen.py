@@ -7,10 +7,9 @@ from pathlib import Path
 from textual.widgets import Checkbox, RadioSet
 
 from mailwizard.dnsrecords import read_records
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.spf import SpfScreen
-from tests.pilot.harness import make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
 from tests.pilot.test_flow import field_message, static_text
 from tests.support import RecordingRunner
 
@@ -111,11 +110,7 @@ async def test_spf_review_apply(sandbox: Path, runner: RecordingRunner) -> None:
         assert "check_policy_service { unix:private/spfcheck, default_action=DUNNO }" in diff
         assert "+spfcheck_time_limit = 3600" in diff
         assert "+spfcheck   unix  -       n       n       -       0       spawn" in diff
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
         argvs = runner.argvs()
         assert any(a[0] == "postfix" and a[1] in ("reload", "start") for a in argvs)

@@ -11,7 +11,7 @@ from mailwizard.checks import TranscriptLine
 from mailwizard.screens.test import LiveTestScreen, line_text
 from mailwizard.steps import test as saved
 from tests.pilot import live_replay
-from tests.pilot.harness import hub_ready, make_app, wait_for
+from tests.pilot.harness import apply_from_review, hub_ready, make_app, wait_for
 from tests.support import RecordingRunner, sandbox_system
 
 
@@ -104,7 +104,6 @@ async def test_hub_test_row_opens_the_screen_with_t(
 async def test_after_a_successful_apply_t_offers_the_test_screen(
     sandbox: Path, runner: RecordingRunner, monkeypatch: Any,
 ) -> None:
-    from mailwizard.screens.apply import ApplyScreen
     from mailwizard.steps import by_name
     from tests.pilot.harness import step_ready, type_into
 
@@ -116,11 +115,7 @@ async def test_after_a_successful_apply_t_offers_the_test_screen(
         await step_ready(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ReviewScreen", what="review")
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.check_action("test", ()) is True
         await pilot.press("t")
         await _ready(pilot)

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, RadioButton, RichLog
 
-from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.tls import TlsScreen
 from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY
-from tests.pilot.harness import make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
 from tests.pilot.test_flow import field_message, static_text
 from tests.support import RecordingRunner
 
@@ -73,11 +72,7 @@ async def test_fresh_machine_generates_snakeoil(sandbox: Path, certs: Path) -> N
         diff = static_text(app.screen, "#review-diff")
         assert f"+smtpd_tls_cert_file = {SNAKEOIL_CERT}" in diff
         assert "+smtpd_tls_security_level = may" in diff
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok, "\n".join(
             line.text for line in apply_screen.query_one(RichLog).lines)
         argvs = runner.argvs()
@@ -133,11 +128,7 @@ async def test_own_files_are_checked_at_the_fields(sandbox: Path, certs: Path,
         assert f"+smtpd_tls_cert_file = {CERT}" in diff
         assert f"+smtpd_tls_key_file = {KEY}" in diff
         assert "PRIVATE KEY" not in diff
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ApplyScreen), what="apply")
-        apply_screen = app.screen
-        assert isinstance(apply_screen, ApplyScreen)
-        await wait_for(pilot, lambda: apply_screen.finished, what="apply to finish")
+        apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
         assert ("make-ssl-cert", "generate-default-snakeoil") not in runner.argvs()
         assert any(a[:2] in (("postfix", "reload"), ("postfix", "start"))
