@@ -61,6 +61,11 @@ def params(system: System) -> dict[str, str]:
     return _dump(system, ())
 
 
+def explicit(system: System) -> dict[str, str]:
+    """The parameters main.cf sets itself (``postconf -n``), ``$names`` unexpanded."""
+    return _dump(system, ("-n",))
+
+
 def expanded(system: System, name: str) -> str:
     """A parameter's effective value: ``$names`` and ``${{...} ? {...}}`` expressions
     evaluated (``postconf -x``), e.g. the default smtpd_relay_restrictions."""

@@ -49,6 +49,9 @@ SUBMISSION_PARAMS: dict[str, str] = {
     "smtpd_client_restrictions": "permit_sasl_authenticated,reject",
 }
 RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")
+# Written where main.cf leaves smtpd_relay_restrictions at Postfix's default (an expression on
+# $compatibility_level): what the default means, as a person would write it by hand.
+PLAIN_RELAY = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
 
 SECTION_KEYS = ("enabled", "users", "remove", "local_domain")
 USER_KEYS = ("user", "password_env", "password_file")
@@ -403,8 +406,9 @@ def config_staged(a: SaslAnswers, system: System) -> postfix.Staged:
         local = effective_local_domain(a, system)
         if local:
             want["smtpd_sasl_local_domain"] = local
-        relay = with_sasl_relay(now.get("smtpd_relay_restrictions", ""))
-        if relay != now.get("smtpd_relay_restrictions", ""):
+        written = postfix.explicit(system).get("smtpd_relay_restrictions")
+        relay = PLAIN_RELAY if written is None else with_sasl_relay(written)
+        if relay != written:
             want["smtpd_relay_restrictions"] = relay
         if SUBMISSION not in services:
             new_services.append(f"{SUBMISSION}={SUBMISSION_ENTRY}")

@@ -62,7 +62,10 @@ def ns() -> Iterator[Namespace]:
                             smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key \\
                             smtpd_tls_security_level=may \\
                             'mydestination=$myhostname, example.com, localhost'
+                postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
                 postconf -X smtpd_sasl_auth_enable smtpd_sasl_local_domain smtpd_tls_auth_only
+                # Left at Postfix's default (an expression on $compatibility_level).
+                postconf -X smtpd_relay_restrictions
                 rm -f /etc/postfix/sasl/smtpd.conf /var/spool/postfix/etc/sasldb2
                 postfix reload
                 """,
@@ -152,6 +155,18 @@ def test_first_apply_auth_after_starttls_on_25(ns: Namespace) -> None:
     assert good["mechanisms"] == ["PLAIN", "LOGIN"]
     bad = ns.call(_session, 25, "alice@example.com", WRONG)
     assert bad["code"] == 535, bad
+
+
+def test_relay_restrictions_read_as_written_by_hand_and_relay_is_refused(
+        ns: Namespace) -> None:
+    """Issue 11 item 12: the plain list in postconf -n, and a stranger still cannot relay."""
+    written = ns.run("postconf -n smtpd_relay_restrictions").stdout.strip()
+    assert written == ("smtpd_relay_restrictions = permit_mynetworks, "
+                       "permit_sasl_authenticated, reject_unauth_destination")
+    refused = ns.run("swaks --server 127.0.0.1 --xclient-addr 198.51.100.7 "
+                     "--to someone@foreign.example --from spam@sender.test --quit-after RCPT 2>&1",
+                     check=False, timeout=60).stdout
+    assert "Relay access denied" in refused and "250 2.1.5" not in refused, refused
 
 
 def test_bare_user_name_uses_the_local_domain(ns: Namespace) -> None:

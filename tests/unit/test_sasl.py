@@ -518,3 +518,19 @@ def test_world_readable_chroot_copy_is_a_problem_and_gets_recopied(machine: Syst
     run_apply(machine, plan)
     assert chroot_state(machine) == "" and STEP.status(machine).summary == "1 user"
     assert os.stat(machine.path(CHROOT_SASLDB)).st_mode & 0o777 == 0o640
+
+
+def test_relay_restrictions_left_at_postfix_default_become_the_plain_list(
+        sandbox: Path, system: System) -> None:
+    """Issue 11 item 12: no ${{$compatibility_level} ...} expression in main.cf."""
+    main_cf = sandbox / "etc/postfix/main.cf"
+    main_cf.write_text("".join(line for line in main_cf.read_text().splitlines(keepends=True)
+                               if not line.startswith("smtpd_relay_restrictions")))
+    plan, problems = plan_for(system, answers_text(("alice@example.com", ENV)))
+    assert not errors(problems)
+    main = plan.file(postfix.MAIN_CF)
+    assert main is not None and main.after is not None
+    relay = [line for line in main.after.decode().splitlines()
+             if line.startswith("smtpd_relay_restrictions")]
+    assert relay == ["smtpd_relay_restrictions = permit_mynetworks, "
+                     "permit_sasl_authenticated, reject_unauth_destination"]
