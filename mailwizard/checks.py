@@ -3,7 +3,7 @@
 DNS and Test are not steps: they change nothing. Each check family (`mailwizard.dns`,
 `mailwizard.livetest`, the `config.*` checks) yields `CheckResult`s; the CLI (`check`,
 `check --live`) and the screens consume the same objects. The JSON shape and the exit
-codes are a contract (DESIGN.md): `{"checks": [{"id", "status", "detail", "expected",
+codes are a contract (README.md, "Using it"): `{"checks": [{"id", "status", "detail", "expected",
 "found"}]}`, live tests add `"transcript"`; exit 0 when nothing failed (warnings allowed),
 1 when something failed, 2 when the checks could not run.
 """
@@ -18,7 +18,7 @@ from typing import Literal
 Status = Literal["pass", "warn", "fail", "skip"]
 STATUSES: tuple[Status, ...] = ("pass", "warn", "fail", "skip")
 
-#: A mark per status that does not rely on colour (UI.md).
+#: A mark per status that does not rely on colour.
 MARKS: dict[Status, str] = {"pass": "✔", "warn": "▲", "fail": "✖", "skip": "–"}
 
 EXIT_CHECKS_OK, EXIT_CHECKS_FAILED, EXIT_CHECKS_COULD_NOT_RUN = 0, 1, 2

@@ -1,4 +1,5 @@
-"""`mailwizard [STEP]`, `apply`, `check`, `zone`, `rollback` (a contract: see DESIGN.md).
+"""`mailwizard [STEP]`, `apply`, `check`, `zone`, `rollback`: a contract that scripts and other
+tools rely on (README.md, "Using it").
 
 Exit codes: 0 done (or nothing to do), 1 invalid input (nothing written), 2 apply failed and
 every file restored, 3 a verb that is not available yet.

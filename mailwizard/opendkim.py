@@ -14,8 +14,12 @@ CONF = "/etc/opendkim.conf"
 KEY_DIR = "/etc/dkimkeys"
 TRUSTED_HOSTS = "/etc/opendkim/trusted.hosts"
 PORT = 8891
-SOCKET = f"inet:{PORT}@127.0.0.1"  # opendkim's side (note 22)
-MILTER = f"inet:127.0.0.1:{PORT}"  # Postfix's side: an address, not localhost (note 23)
+# opendkim's side. Under systemd on Debian 12 opendkim ignores /etc/default/opendkim: the
+# socket must be set by Socket in opendkim.conf.
+SOCKET = f"inet:{PORT}@127.0.0.1"
+# Postfix's side: an address, not "localhost", which does not resolve inside Postfix's chroot
+# without a copied /etc/hosts (and with milter_default_action=accept mail leaves unsigned).
+MILTER = f"inet:127.0.0.1:{PORT}"
 
 _LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<key>[A-Za-z][A-Za-z0-9_]*)(?P<sep>[ \t]+|$)"
                    r"(?P<value>.*?)(?P<tail>[ \t]*)$")

@@ -1,5 +1,5 @@
-"""Radio buttons and check boxes whose state shows without colour (UI.md: ● and ✔ carry
-the meaning; Textual's own draw the same mark on and off, only in another colour)."""
+"""Radio buttons and check boxes whose state shows without colour (● and ✔ carry the
+meaning; Textual's own draw the same mark on and off, only in another colour)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mailwizard.system import System
-from tests.support import RecordingRunner, make_sandbox, sandbox_system
+from tests.support import RecordingRunner, make_certs, make_sandbox, sandbox_system
 
 
 @pytest.fixture
@@ -17,6 +17,12 @@ def sandbox(tmp_path: Path) -> Path:
 @pytest.fixture
 def runner() -> RecordingRunner:
     return RecordingRunner()
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Self-signed certificates made once (see ``tests.support.make_certs``)."""
+    return make_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture

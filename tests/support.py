@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mailwizard import dns
 from mailwizard.secret import Secret
 from mailwizard.system import DEFAULT_TIMEOUT, CommandError, LineSink, Result, ShRunner, System
 
@@ -117,3 +119,77 @@ def sandbox_system(root: Path, runner: RecordingRunner | None = None) -> System:
     whose queries the runner's real ``reader`` answers."""
     runner = runner or RecordingRunner()
     return System(root=root, runner=runner, reader=runner.reader, run_commands=True)
+
+
+# -- Things a test puts on the sandbox machine ---------------------------------------------
+
+PW = "Corr3ct-Horse-Battery"  # SASL passwords: every SASL test hunts for these on screen
+PW2 = "Sec0nd-Staple-Quartz"
+OLD = "0ld-Password-Stored"  # the password seed_logins stores
+
+
+def seed_logins(sandbox: Path, *logins: str, auth: bool = True) -> None:
+    """Real sasldb2 (and its chroot copy) holding ``logins``; AUTH on in main.cf.
+
+    (smtpd_tls_auth_only is set too: with several new parameters, ``postconf -e`` appends
+    them in a random order (Postfix hash seeds), which would make snapshots flaky.)
+    """
+    db = sandbox / "etc/sasldb2"
+    for login in logins:
+        local, _, realm = login.rpartition("@")
+        subprocess.run(["saslpasswd2", "-p", "-c", "-f", str(db), "-u", realm, local],
+                       input=OLD, text=True, check=True, capture_output=True)
+    chroot = sandbox / "var/spool/postfix/etc/sasldb2"
+    chroot.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(db, chroot)
+    chroot.chmod(0o640)
+    shutil.chown(chroot, "root", "sasl")
+    if auth:
+        main = sandbox / "etc/postfix/main.cf"
+        main.write_text(main.read_text()
+                        + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\n")
+
+
+def make_key(sandbox: Path, selector: str = "mail") -> Path:
+    """A real RSA key where opendkim-genkey would put it (mode 0600)."""
+    keys = sandbox / "etc/dkimkeys"
+    keys.mkdir(parents=True, exist_ok=True)
+    key = keys / f"{selector}.private"
+    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
+                   capture_output=True)
+    key.chmod(0o600)
+    return key
+
+
+SANDBOX_HOST = "debian"  # the fixture's myhostname
+TLS_CERT, TLS_KEY = "/etc/ssl/mail/cert.pem", "/etc/ssl/mail/key.pem"
+
+
+def make_certs(directory: Path) -> Path:
+    """Self-signed pairs in ``directory``: good.pem/good.key for the sandbox's host name,
+    other.pem/other.key for other.example.org (the ``certs`` fixture)."""
+    for name, cn in (("good", SANDBOX_HOST), ("other", "other.example.org")):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                        "-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/CN={cn}",
+                        "-days", "365", "-addext", f"subjectAltName=DNS:{cn}"],
+                       cwd=directory, check=True, capture_output=True)
+        (directory / f"{name}.key").chmod(0o600)
+    return directory
+
+
+def install_certs(sandbox: Path, certs: Path, cert: str, key: str,
+                  to: tuple[str, str] = (TLS_CERT, TLS_KEY)) -> None:
+    """Copy ``cert`` and ``key`` from ``certs`` into the sandbox at ``to``."""
+    for src, dst in ((cert, to[0]), (key, to[1])):
+        target = sandbox / dst.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(certs / src, target)
+
+
+DNS_KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x" * 348 + "IDAQAB"
+DNS_CONFIG = dns.Config(
+    hostname="mail.example.com", domains=("example.com",), ipv4=("192.0.2.10",),
+    ipv6=("2001:db8::10",), spf="v=spf1 mx ~all", dkim_domain="example.com",
+    dkim_selector="mail", dkim_key=DNS_KEY, dmarc="v=DMARC1; p=none; rua=mailto:pm@example.com",
+)
+"""A complete set of facts to publish records for (a made-up key)."""

@@ -4,7 +4,7 @@ Only the entries the answers name are touched: every other line (comments, blank
 continuation lines, entries the wizard does not understand) stays byte for byte. An answer
 with an empty list removes that alias. The map is rebuilt with ``postalias`` on each
 ``alias_database`` map of /etc/aliases (what ``newaliases`` does, but with the path mapped
-under the system's root), and also when the map is older than the file (note 11).
+under the system's root), and also when the map is older than the file.
 """
 
 from __future__ import annotations
@@ -92,9 +92,9 @@ def db_entries(system: System, kind: str, path: str) -> dict[str, str] | None:
 
 
 def db_stale(system: System) -> bool:
-    """True when a map is missing or says something else than /etc/aliases (note 11:
-    Postfix keeps using the old map). Compares contents, not times, so a copied tree
-    or a touched file is not "stale"."""
+    """True when a map is missing or says something else than /etc/aliases (Postfix
+    keeps using the old map and logs "database ... is older than source file"). Compares
+    contents, not times, so a copied tree or a touched file is not "stale"."""
     text = system.read_text(ALIASES)
     if text is None:
         return False

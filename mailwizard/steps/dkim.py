@@ -1,6 +1,7 @@
 """DKIM: a key in /etc/dkimkeys, opendkim.conf key by key, Postfix's milters, the record.
 
-One signing domain (Domain/KeyFile/Selector in opendkim.conf, note 28). The key is made
+One signing domain (Domain/KeyFile/Selector in opendkim.conf; several domains
+would need KeyTable + SigningTable, which make those three ignored). The key is made
 with opendkim-genkey only when it does not exist (or on an explicit ``rotate``); opendkim
 listens on ``inet:8891@127.0.0.1`` and Postfix talks to ``inet:127.0.0.1:8891``.
 """
@@ -19,11 +20,13 @@ from mailwizard.validate import Invalid, dkim_bits, domain, selector
 DEFAULT_SELECTOR = "mail"
 DEFAULT_BITS = 2048
 MILTER_PARAMS = ("smtpd_milters", "non_smtpd_milters")
-# accept: while opendkim is down mail leaves unsigned instead of waiting in the queue (note 24).
+# accept: while opendkim is down mail leaves unsigned instead of waiting in the queue
+# (Postfix 3.7's default, tempfail, defers all mail); the hub reports an opendkim that is down.
 MILTER_DEFAULT_ACTION = "accept"
 KEY_OWNER = "opendkim"
 KEY_MODE = 0o600
-# Hand-written milter addresses for the same daemon that fail in Postfix's chroot (note 23).
+# Hand-written milter addresses for the same daemon that fail in Postfix's chroot
+# ("localhost" does not resolve there without a copied /etc/hosts).
 _SAME_MILTER = ("inet:localhost:8891",)
 
 
@@ -308,7 +311,8 @@ mail signed with it fails DKIM until the new record is published.
         commands: list[Command] = []
         private, txt = key_file(sel), txt_file(sel)
 
-        # The key: made only when missing (or on rotate), then owner and mode (note 25).
+        # The key: made only when missing (or on rotate), then owner opendkim and mode
+        # 0600 (RequireSafeKeys refuses a group- or world-readable key).
         if not system.exists(opendkim.KEY_DIR):
             commands.append(Command(
                 ("install", "-d", "-o", KEY_OWNER, "-g", KEY_OWNER, "-m", "0700",
@@ -330,7 +334,8 @@ mail signed with it fails DKIM until the new record is published.
                 touches=(private,),
                 installs=(Install(private, KEY_MODE, KEY_OWNER, KEY_OWNER),)))
 
-        # opendkim.conf, key by key; InternalHosts from Postfix's mynetworks (note 27).
+        # opendkim.conf, key by key; InternalHosts from Postfix's mynetworks
+        # (opendkim signs only mail from InternalHosts or authenticated clients).
         before = conf_text(system) or ""
         after = opendkim.edit(before, {
             "Domain": dom,

@@ -1,4 +1,5 @@
-"""DNS records: not a step that writes, a check that judges (DESIGN.md, "Checks").
+"""DNS records: not a step that writes, a check that judges: it plans nothing,
+and its results come from ``mailwizard.dnscheck``.
 
 It is listed in the hub so the admin can open the DNS screen; its status is the last
 result of the checks run in this process (``mailwizard.lastreport``).

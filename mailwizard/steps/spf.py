@@ -25,7 +25,8 @@ SERVICE_NAME = "spfcheck/unix"
 SERVICE = f"spfcheck unix - n n - 0 spawn user=policyd-spf argv={POLICY_PROGRAM}"
 TIME_LIMIT = "3600"
 POLICY_PLAIN = "check_policy_service unix:private/spfcheck"
-# Postfix >= 3.0: if the policy service is down, carry on without SPF instead of 451 (note 20).
+# Postfix >= 3.0: if the policy service is down, carry on without SPF instead of answering
+# every outside RCPT with 451 4.3.5.
 POLICY_FAIL_OPEN = "check_policy_service { unix:private/spfcheck, default_action=DUNNO }"
 DEFAULT_RECORD = "v=spf1 mx ~all"
 RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")

@@ -2,8 +2,10 @@
 
 Three sources: a certificate and key the admin already has, the Let's Encrypt pair for the
 host name, or Debian's self-signed "snakeoil" pair (generated with ``make-ssl-cert`` when
-missing, note 3). Checks run ``openssl`` on the files by path; the key's text is never
-read, printed or logged here: only its public half (``openssl pkey -pubout``) is compared.
+missing: the postfix package configures TLS only when that pair existed at install time,
+and without a certificate STARTTLS, and so AUTH, is never offered). Checks run ``openssl``
+on the files by path; the key's text is never read, printed or logged here: only its
+public half (``openssl pkey -pubout``) is compared.
 """
 
 from __future__ import annotations

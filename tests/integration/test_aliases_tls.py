@@ -1,8 +1,9 @@
 """Aliases and TLS on a real Postfix in an isolated namespace, driven by `mailwizard apply`.
 
-A fresh machine without the snakeoil pair (note 3): after the apply, the alias map answers
-both targets, mail to the alias reaches both local mailboxes, EHLO offers STARTTLS and a
-TLS handshake completes. The second apply of the same file has nothing to do.
+A fresh machine without the snakeoil pair (so the postfix package set no TLS): after the
+apply, the alias map answers both targets, mail to the alias reaches both local mailboxes,
+EHLO offers STARTTLS and a TLS handshake completes. The second apply of the same file has
+nothing to do.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def test_apply_sets_aliases_and_starttls_then_nothing_to_do(ns: Namespace) -> No
     assert "make-ssl-cert generate-default-snakeoil" in out
     assert "postalias hash:/etc/aliases" in out
 
-    # The map answers both targets (newaliases ran: note 11).
+    # The map answers both targets (the map was rebuilt).
     got = ns.run("postalias -q support hash:/etc/aliases").stdout.strip()
     assert [t.strip() for t in got.split(",")] == list(USERS)
     assert ns.run("postalias -q root hash:/etc/aliases").stdout.strip() == USERS[0]

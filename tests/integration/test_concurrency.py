@@ -1,4 +1,4 @@
-"""Issue 8 item 3 on a real machine: one apply or rollback at a time.
+"""On a real machine: one apply or rollback at a time.
 
 Two runs started a fraction of a second apart once corrupted each other: one failed and
 restored its backup over the other's finished work, which still printed "Applied" (SASL

@@ -50,7 +50,7 @@ def ns() -> Iterator[Namespace]:
             postconf -X smtpd_tls_cert_file smtpd_tls_key_file smtpd_tls_security_level \
                         smtp_tls_security_level smtpd_tls_chain_files
             postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
-            # opendkim uses libunbound, which ignores resolv.conf (note 29): test-only.
+            # opendkim uses libunbound, which ignores resolv.conf: test-only.
             sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf
             echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf
             for u in mwadmin mwhelper; do useradd -M -d /nonexistent -s /usr/sbin/nologin $u; done

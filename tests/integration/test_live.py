@@ -95,7 +95,7 @@ def ns() -> Iterator[Namespace]:
             # Loopback and the public address, as on a real server: 127.0.0.3:25 stays
             # free for the outside world's sink (and refuses when it is down).
             postconf -e 'inet_interfaces = 127.0.0.1, {PUBLIC}'
-            # opendkim uses libunbound, which ignores resolv.conf (note 29): test-only.
+            # opendkim uses libunbound, which ignores resolv.conf: test-only.
             sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf
             echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf
             useradd -M -d /nonexistent -s /usr/sbin/nologin mwadmin

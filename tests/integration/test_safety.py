@@ -1,4 +1,4 @@
-"""Issue 8 on a real machine (an isolated namespace): attacks that must be refused.
+"""On a real machine (an isolated namespace): attacks that must be refused.
 
 An open relay by arithmetic (mynetworks that together cover the internet) is refused by
 `mailwizard apply`, nothing is written, and an outside client still cannot relay.

@@ -1,4 +1,4 @@
-"""Issue 8 item 5 on a real machine: the password given as password_env reaches no child.
+"""On a real machine: the password given as password_env reaches no child.
 
 Every command the wizard runs for a full apply (postconf, openssl, saslpasswd2, opendkim,
 ...) is wrapped by a shim first on PATH that records its environment and argv, then execs

@@ -97,7 +97,7 @@ def ns() -> Iterator[Namespace]:
     with Namespace(hostname=HOSTNAME) as namespace:
         namespace.boot()
         # Test-only settings, not the product's: XCLIENT from loopback so swaks can speak as
-        # an outside client; opendkim asks nsd (libunbound ignores resolv.conf, note 29).
+        # an outside client; opendkim asks nsd (its libunbound ignores resolv.conf).
         namespace.run(
             """
             postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
@@ -138,7 +138,7 @@ def test_first_apply_ran_and_second_writes_nothing(ns: Namespace,
     assert "Applied." in applied["first"]
     assert ("opendkim-genkey -b 2048 -d example.com -s mail -D <private temp dir>"
             in applied["first"])
-    # The record to publish, printed as plain text after the key was made (issue 11).
+    # The record to publish, printed as plain text after the key was made.
     assert "Publish this DNS record: TXT at mail._domainkey.example.com\n" in applied["first"]
     assert f"  flat (for DNS panels):  {applied['flat']}\n" in applied["first"]
     assert "Publish this DNS record" not in applied["second"]
@@ -192,7 +192,7 @@ def test_local_submission_is_signed_and_verifies(ns: Namespace,
 
 def test_mail_the_server_itself_sends_is_signed(ns: Namespace, applied: dict[str, str]) -> None:
     """root's cron mail: From root@mail.example.com (myorigin is the host name) is signed
-    with example.com's key (SubDomains), and verifies (issue 11, item 3)."""
+    with example.com's key (SubDomains), and verifies."""
     token = uuid4().hex
     ns.run(
         f"""
@@ -270,7 +270,7 @@ def test_status_lines_after_apply(ns: Namespace, applied: dict[str, str]) -> Non
 
 
 def test_broken_spf_checker_fails_open(ns: Namespace, applied: dict[str, str]) -> None:
-    """Note 20: with default_action=DUNNO a dead checker lets mail in unchecked, not 451."""
+    """With default_action=DUNNO a dead checker lets mail in unchecked, not 451."""
     ns.run("mount --bind /bin/false /usr/sbin/postfix-policyd-spf-perl\npostfix reload")
     try:
         result = ns.run(

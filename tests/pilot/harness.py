@@ -3,38 +3,48 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rich.console import Console
+from rich.text import Text
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from mailwizard.app import MailWizardApp
 from tests.support import RecordingRunner, sandbox_system
 
 if TYPE_CHECKING:
     from mailwizard.screens.apply import ApplyScreen
+    from mailwizard.screens.step_base import StepScreen
 
 FIXED_STAMP = "20260101T000000000000Z"
 SIZES = [(80, 24), (120, 40)]  # a plain SSH window, and a larger one
 Scenario = Callable[[Pilot[None]], Awaitable[None]]
-SnapshotBody = Callable[[str, tuple[int, int], Any, Path, RecordingRunner, Any], None]
+SnapshotBody = Callable[..., None]  # see define_snapshot_tests
 
 
 def define_snapshot_tests(
-    namespace: dict[str, Any], names: Iterable[str], body: SnapshotBody
+    namespace: dict[str, Any], names: Iterable[str], body: SnapshotBody,
+    fixtures: Sequence[str] = (),
 ) -> None:
     """Add ``test_<name>_<W>x<H>`` to a test module for every scenario at every size.
 
-    The names are the SVG file names; ``body(name, size, snap_compare, sandbox, runner,
-    monkeypatch)`` builds the app and asserts ``snap_compare``.
+    The names are the SVG file names (``snapshots/<module>/test_<name>_<W>x<H>.svg``: the one
+    naming style of every snapshot); ``body(name, size, snap_compare, sandbox, runner,
+    monkeypatch, *extra)`` builds the app and asserts ``snap_compare``, where ``extra`` are the
+    values of the pytest ``fixtures`` named.
     """
     for name in names:
         for size in SIZES:
             def test(snap_compare: Any, sandbox: Path, runner: RecordingRunner,
-                     monkeypatch: Any, name: str = name, size: tuple[int, int] = size) -> None:
-                body(name, size, snap_compare, sandbox, runner, monkeypatch)
+                     monkeypatch: Any, request: Any, name: str = name,
+                     size: tuple[int, int] = size) -> None:
+                extra = [request.getfixturevalue(f) for f in fixtures]
+                body(name, size, snap_compare, sandbox, runner, monkeypatch, *extra)
 
             test.__name__ = f"test_{name}_{size[0]}x{size[1]}"
             test.__doc__ = f"{name} at {size[0]}×{size[1]}"
@@ -111,3 +121,33 @@ async def apply_from_review(pilot: Pilot[None]) -> ApplyScreen:
 async def settle(pilot: Pilot[None]) -> None:
     await asyncio.sleep(0)
     await pilot.pause()
+
+
+def static_text(screen: object, selector: str) -> str:
+    """The plain text a Static shows (rendered at 80 columns when it is not plain text)."""
+    widget = screen.query_one(selector, Static)  # type: ignore[attr-defined]
+    content = widget.content
+    if isinstance(content, Text):
+        return content.plain
+    if isinstance(content, str):
+        return content
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(content)
+    return console.export_text()
+
+
+def field_message(screen: StepScreen[object], key: str) -> str:
+    """The one line under a form field (what is wrong, or what is allowed)."""
+    field = screen.field(key)
+    return str(field.query_one(".field-message", Static).content)
+
+
+DKIM_DOMAIN, DKIM_SELECTOR, DMARC_RUA = ("#field-dkim-domain", "#field-dkim-selector",
+                                         "#field-dmarc-rua")
+
+
+async def fill_dkim(pilot: Pilot[None]) -> None:
+    """Valid DKIM answers: domain example.com, DMARC reports to postmaster@example.com."""
+    await type_into(pilot, DKIM_DOMAIN, "example.com", keys=2)
+    await type_into(pilot, DMARC_RUA, "postmaster@example.com", keys=2)
+    await step_ready(pilot)

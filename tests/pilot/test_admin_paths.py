@@ -1,4 +1,4 @@
-"""Pilot tests for what a first-time admin tripped over (issue 11): breadcrumbs, counts,
+"""Pilot tests for what a first-time admin tripped over: breadcrumbs, counts,
 unsaved edits, focus, bursts of keys, 80×24 layout."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ async def test_hub_help_breadcrumb_names_mailwizard_once(sandbox: Path,
         assert title.strip() == "mailwizard › help"
 
 
-# Item 9: the review's header counts what its list shows, from the plan's data -----------
+# The review's header counts what its list shows, from the plan's data -----------
 
 def review_count(review: object) -> int:
     import re

@@ -9,8 +9,14 @@ from textual.widgets import DataTable, RichLog
 from mailwizard.screens.aliases import AliasesScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.steps.aliases import AliasesAnswers
-from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
-from tests.pilot.test_flow import static_text
+from tests.pilot.harness import (
+    apply_from_review,
+    make_app,
+    static_text,
+    step_ready,
+    type_into,
+    wait_for,
+)
 from tests.support import RecordingRunner
 
 NAME, TARGETS = "#alias-name", "#alias-targets"

@@ -1,5 +1,5 @@
 """Pilot tests: the DKIM record to publish after an apply that made a key, and one key that
-copies it (OSC 52) without borders or line breaks (issue 11, item 1)."""
+copies it (OSC 52) without borders or line breaks."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ from textual.widgets import Static
 
 from mailwizard.screens.dkim import DkimScreen
 from mailwizard.screens.review import ReviewScreen
-from tests.pilot.harness import apply_from_review, make_app, step_ready, wait_for
-from tests.pilot.test_dkim_screen import fill_valid, make_key
-from tests.pilot.test_flow import static_text
-from tests.support import RecordingRunner
+from tests.pilot.harness import (
+    apply_from_review,
+    fill_dkim,
+    make_app,
+    static_text,
+    step_ready,
+    wait_for,
+)
+from tests.support import RecordingRunner, make_key
 
 
 def _genkey(sandbox: Path):  # type: ignore[no-untyped-def]
@@ -41,7 +46,7 @@ async def test_apply_that_made_a_key_shows_the_record_and_c_copies_it(
     monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
     async with app.run_test(size=size) as pilot:
         await step_ready(pilot)
-        await fill_valid(pilot)
+        await fill_dkim(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
         screen = await apply_from_review(pilot)
@@ -69,7 +74,7 @@ async def test_apply_that_made_no_key_shows_no_record(sandbox: Path,
     app = make_app(sandbox, runner, start_step="dkim")
     async with app.run_test(size=(80, 24)) as pilot:
         await step_ready(pilot)
-        await fill_valid(pilot)
+        await fill_dkim(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
         screen = await apply_from_review(pilot)
@@ -84,7 +89,7 @@ async def test_f7_copies_the_record_from_the_dkim_screen(
     monkeypatch.setattr(app, "copy_to_clipboard", copied.append)
     async with app.run_test(size=(80, 24)) as pilot:
         await step_ready(pilot)
-        await fill_valid(pilot)
+        await fill_dkim(pilot)
         screen = app.screen
         assert isinstance(screen, DkimScreen)
         flat = _flat(static_text(screen, "#dkim-record-text"))

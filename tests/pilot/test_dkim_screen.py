@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pwd
 import shutil
-import subprocess
 from pathlib import Path
 
 from textual.containers import VerticalScroll
@@ -13,30 +12,26 @@ from textual.widgets import RadioSet
 from mailwizard.dnsrecords import MAX_STRING, read_records, unquote_strings
 from mailwizard.screens.dkim import DkimScreen
 from mailwizard.screens.review import ReviewScreen
-from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
-from tests.pilot.test_flow import field_message, static_text
-from tests.support import RecordingRunner
-
-DOMAIN = "#field-dkim-domain"
-SELECTOR = "#field-dkim-selector"
-RUA = "#field-dmarc-rua"
-
-
-def make_key(sandbox: Path, selector: str = "mail") -> Path:
-    """A real RSA key where opendkim-genkey would put it (mode 0600)."""
-    keys = sandbox / "etc/dkimkeys"
-    keys.mkdir(parents=True, exist_ok=True)
-    key = keys / f"{selector}.private"
-    subprocess.run(["openssl", "genrsa", "-out", str(key), "2048"], check=True,
-                   capture_output=True)
-    key.chmod(0o600)
-    return key
-
-
-async def fill_valid(pilot: object) -> None:
-    await type_into(pilot, DOMAIN, "example.com", keys=2)  # type: ignore[arg-type]
-    await type_into(pilot, RUA, "postmaster@example.com", keys=2)  # type: ignore[arg-type]
-    await step_ready(pilot)  # type: ignore[arg-type]
+from tests.pilot.harness import (
+    DKIM_DOMAIN as DOMAIN,
+)
+from tests.pilot.harness import (
+    DKIM_SELECTOR as SELECTOR,
+)
+from tests.pilot.harness import (
+    DMARC_RUA as RUA,
+)
+from tests.pilot.harness import (
+    apply_from_review,
+    field_message,
+    fill_dkim,
+    make_app,
+    static_text,
+    step_ready,
+    type_into,
+    wait_for,
+)
+from tests.support import RecordingRunner, make_key
 
 
 async def test_dkim_opens_marks_and_names_the_record(sandbox: Path,
@@ -57,7 +52,7 @@ async def test_dkim_opens_marks_and_names_the_record(sandbox: Path,
         await pilot.press("ctrl+s")
         await pilot.pause(0.5)
         assert app.screen is screen
-        await fill_valid(pilot)
+        await fill_dkim(pilot)
         await type_into(pilot, SELECTOR, "2026", keys=4)
         assert static_text(screen, "#dkim-name") == "→ 2026._domainkey.example.com"
         await step_ready(pilot)
@@ -75,7 +70,7 @@ async def test_dkim_refuses_bad_selector_and_rua(sandbox: Path, runner: Recordin
         await step_ready(pilot)
         screen = app.screen
         assert isinstance(screen, DkimScreen)
-        await fill_valid(pilot)
+        await fill_dkim(pilot)
         await type_into(pilot, SELECTOR, "../x", keys=2)
         await step_ready(pilot)
         assert field_message(screen, "dkim.selector").startswith("✖ ")
@@ -114,7 +109,7 @@ async def test_dkim_review_apply_then_record(sandbox: Path, runner: RecordingRun
     app = make_app(sandbox, runner, start_step="dkim")
     async with app.run_test(size=(80, 24)) as pilot:
         await step_ready(pilot)
-        await fill_valid(pilot)
+        await fill_dkim(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
         diff = static_text(app.screen, "#review-diff")
@@ -158,7 +153,7 @@ async def test_dkim_shows_existing_key_split_and_flat(sandbox: Path,
         await step_ready(pilot)
         screen = app.screen
         assert isinstance(screen, DkimScreen)
-        await fill_valid(pilot)
+        await fill_dkim(pilot)
         panel = screen.query_one("#dkim-record", VerticalScroll)
         assert panel.display
         assert panel.region.bottom <= 23  # above the footer at 80×24

@@ -13,8 +13,7 @@ from mailwizard import dns, lastreport
 from mailwizard.screens.dns import DnsScreen
 from mailwizard.screens.hub import HubScreen
 from tests.pilot.dns_recorded import CONFIG, RESULTS, Recorded
-from tests.pilot.harness import hub_ready, make_app, wait_for
-from tests.pilot.test_flow import static_text
+from tests.pilot.harness import hub_ready, make_app, static_text, wait_for
 from tests.support import RecordingRunner
 
 

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from pathlib import Path
 
-from rich.console import Console
-from rich.text import Text
-from textual.widgets import Input, OptionList, RichLog, Static
+from textual.widgets import Input, OptionList, RichLog
 
 from mailwizard.screens.domains import DomainsScreen
 from mailwizard.screens.help import HelpScreen
 from mailwizard.screens.hostname import HostnameScreen
 from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
-from mailwizard.screens.step_base import Field, StepScreen
+from mailwizard.screens.step_base import Field
 from mailwizard.steps import STEPS
 from tests.pilot.harness import (
     apply_from_review,
+    field_message,
     hub_ready,
     make_app,
+    static_text,
     step_ready,
     type_into,
     wait_for,
@@ -39,23 +38,6 @@ def tree_digest(root: Path) -> dict[str, str]:
         if path.is_file() and not rel.startswith("var/backups"):
             out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
-
-
-def static_text(screen: object, selector: str) -> str:
-    widget = screen.query_one(selector, Static)  # type: ignore[attr-defined]
-    content = widget.content
-    if isinstance(content, Text):
-        return content.plain
-    if isinstance(content, str):
-        return content
-    console = Console(width=80, record=True, file=io.StringIO())
-    console.print(content)
-    return console.export_text()
-
-
-def field_message(screen: StepScreen[object], key: str) -> str:
-    field = screen.field(key)
-    return str(field.query_one(".field-message", Static).content)
 
 
 async def test_hub_lists_every_step_with_status(sandbox: Path, runner: RecordingRunner) -> None:

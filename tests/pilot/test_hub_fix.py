@@ -1,5 +1,5 @@
 """Pilot tests: a ✖ on the hub leads to the plan that fixes it, reviewed and applied as any
-change (issue 11, item 4)."""
+change."""
 
 from __future__ import annotations
 
@@ -13,10 +13,8 @@ from mailwizard.steps import by_name
 from mailwizard.steps.composite import Joint
 from mailwizard.steps.dkim import DkimAnswers
 from mailwizard.steps.dmarc import DmarcAnswers
-from tests.pilot.harness import apply_from_review, hub_ready, make_app, wait_for
-from tests.pilot.test_dkim_screen import make_key
-from tests.pilot.test_flow import static_text
-from tests.support import RecordingRunner, sandbox_system
+from tests.pilot.harness import apply_from_review, hub_ready, make_app, static_text, wait_for
+from tests.support import RecordingRunner, make_key, sandbox_system
 
 
 async def _fix(pilot: object, app: object, step: str) -> ReviewScreen:

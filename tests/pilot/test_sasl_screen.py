@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 from rich.console import Console
@@ -17,33 +15,7 @@ from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.sasl import ConfirmDelete, LoginDialog, SaslScreen
 from mailwizard.secret import Secret
 from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
-from tests.support import RecordingRunner
-
-PW = "Corr3ct-Horse-Battery"  # every test hunts for these on screen
-PW2 = "Sec0nd-Staple-Quartz"
-OLD = "0ld-Password-Stored"
-
-
-def seed_logins(sandbox: Path, *logins: str, auth: bool = True) -> None:
-    """Real sasldb2 (and its chroot copy) holding ``logins``; AUTH on in main.cf.
-
-    (smtpd_tls_auth_only is set too: with several new parameters, ``postconf -e`` appends
-    them in a random order (Postfix hash seeds), which would make snapshots flaky.)
-    """
-    db = sandbox / "etc/sasldb2"
-    for login in logins:
-        local, _, realm = login.rpartition("@")
-        subprocess.run(["saslpasswd2", "-p", "-c", "-f", str(db), "-u", realm, local],
-                       input=OLD, text=True, check=True, capture_output=True)
-    chroot = sandbox / "var/spool/postfix/etc/sasldb2"
-    chroot.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(db, chroot)
-    chroot.chmod(0o640)
-    shutil.chown(chroot, "root", "sasl")
-    if auth:
-        main = sandbox / "etc/postfix/main.cf"
-        main.write_text(main.read_text()
-                        + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\n")
+from tests.support import OLD, PW, PW2, RecordingRunner, seed_logins
 
 
 def screen_text(app: App[None]) -> str:

@@ -9,8 +9,15 @@ from textual.widgets import Checkbox, RadioSet
 from mailwizard.dnsrecords import read_records
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.spf import SpfScreen
-from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
-from tests.pilot.test_flow import field_message, static_text
+from tests.pilot.harness import (
+    apply_from_review,
+    field_message,
+    make_app,
+    static_text,
+    step_ready,
+    type_into,
+    wait_for,
+)
 from tests.support import RecordingRunner
 
 EXTRA = "#field-spf-extra"

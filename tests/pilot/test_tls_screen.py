@@ -3,47 +3,28 @@ review and apply (real openssl on throwaway certificates)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 from textual.widgets import Input, RadioButton, RichLog
 
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.tls import TlsScreen
 from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY
-from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
-from tests.pilot.test_flow import field_message, static_text
-from tests.support import RecordingRunner
+from tests.pilot.harness import (
+    apply_from_review,
+    field_message,
+    make_app,
+    static_text,
+    step_ready,
+    type_into,
+    wait_for,
+)
+from tests.support import SANDBOX_HOST, TLS_CERT, TLS_KEY, RecordingRunner
+from tests.support import install_certs as install
 
-HOST = "debian"  # the fixture's myhostname
-CERT, KEY = "/etc/ssl/mail/cert.pem", "/etc/ssl/mail/key.pem"
+HOST = SANDBOX_HOST
+CERT, KEY = TLS_CERT, TLS_KEY
 CERT_INPUT, KEY_INPUT = "#field-tls-cert_file", "#field-tls-key_file"
-
-
-def _self_signed(d: Path, name: str, cn: str) -> None:
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                    "-keyout", f"{name}.key", "-out", f"{name}.pem", "-subj", f"/CN={cn}",
-                    "-days", "365", "-addext", f"subjectAltName=DNS:{cn}"],
-                   cwd=d, check=True, capture_output=True)
-    (d / f"{name}.key").chmod(0o600)
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("certs")
-    _self_signed(d, "good", HOST)
-    _self_signed(d, "other", "other.example.org")
-    return d
-
-
-def install(sandbox: Path, certs: Path, cert: str, key: str,
-            to: tuple[str, str] = (CERT, KEY)) -> None:
-    for src, dst in ((cert, to[0]), (key, to[1])):
-        target = sandbox / dst.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(certs / src, target)
 
 
 def pressed(screen: TlsScreen) -> str:

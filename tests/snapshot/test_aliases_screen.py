@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
-from tests.pilot.harness import SIZES, Scenario, make_app, step_ready, type_into
+from tests.pilot.harness import Scenario, define_snapshot_tests, make_app, step_ready, type_into
 from tests.support import RecordingRunner
 
 
@@ -31,9 +30,10 @@ async def _bad_target(pilot: Pilot[None]) -> None:
 SCENARIOS: dict[str, Scenario] = {"aliases": _initial, "aliases_bad_target": _bad_target}
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_aliases_screen(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
-                        runner: RecordingRunner) -> None:
+def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
+         runner: RecordingRunner, monkeypatch: Any) -> None:
     app = make_app(sandbox, runner, "aliases")
     assert snap_compare(app, terminal_size=size, run_before=SCENARIOS[name])
+
+
+define_snapshot_tests(globals(), SCENARIOS, _run)

@@ -29,8 +29,7 @@ from tests.pilot.harness import (
     type_into,
     wait_for,
 )
-from tests.pilot.test_sasl_screen import OLD, PW, PW2, seed_logins
-from tests.support import RecordingRunner
+from tests.support import OLD, PW, PW2, RecordingRunner, seed_logins
 
 
 async def _step(pilot: Pilot[None]) -> None:

@@ -9,13 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.pilot import Pilot
 
-from tests.pilot.harness import SIZES, Scenario, make_app, step_ready, type_into, wait_for
-from tests.pilot.test_tls_screen import CERT, KEY, install
-from tests.pilot.test_tls_screen import certs as certs  # the module-scoped fixture
-from tests.support import RecordingRunner
+from tests.pilot.harness import (
+    Scenario,
+    define_snapshot_tests,
+    make_app,
+    step_ready,
+    type_into,
+    wait_for,
+)
+from tests.support import TLS_CERT as CERT
+from tests.support import TLS_KEY as KEY
+from tests.support import RecordingRunner, install_certs
 
 
 async def _initial(pilot: Pilot[None]) -> None:
@@ -37,10 +43,11 @@ async def _mismatch(pilot: Pilot[None]) -> None:
 SCENARIOS: dict[str, Scenario] = {"tls": _initial, "tls_mismatch": _mismatch}
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_tls_screen(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
-                    runner: RecordingRunner, certs: Path) -> None:
-    install(sandbox, certs, "other.pem", "good.key")
+def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
+         runner: RecordingRunner, monkeypatch: Any, certs: Path) -> None:
+    install_certs(sandbox, certs, "other.pem", "good.key")
     app = make_app(sandbox, runner, "tls")
     assert snap_compare(app, terminal_size=size, run_before=SCENARIOS[name])
+
+
+define_snapshot_tests(globals(), SCENARIOS, _run, fixtures=["certs"])

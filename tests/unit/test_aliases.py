@@ -265,7 +265,7 @@ def test_apply_twice_second_plan_is_empty(sandbox: Path) -> None:
 
 def test_a_stale_map_is_rebuilt_even_when_the_file_is_right(system: System,
                                                            sandbox: Path) -> None:
-    write(sandbox, "postmaster: root\nroot: a@example.net\n", rebuild=False)  # note 11
+    write(sandbox, "postmaster: root\nroot: a@example.net\n", rebuild=False)  # map left old
     assert db_stale(system)
     status = STEP.status(system)
     assert (status.state, status.summary) == ("problem", "aliases.db out of date")

@@ -1,4 +1,4 @@
-"""Issue 8 item 6: inputs that used to hang or crash are refused quickly, naming the field.
+"""Inputs that used to hang or crash are refused quickly, naming the field.
 
 Devices, FIFOs and huge files where a password, answers file or certificate should be;
 TOML nested 20,000 deep; a password that is not UTF-8; a host name the kernel refuses;
@@ -273,7 +273,7 @@ def test_whole_script_look_alike_warns(sandbox: Path) -> None:
     assert "xn--" in warned and "apple" in warned
 
 
-# -- item 5: children get a clean environment ------------------------------------------------
+# -- children get a clean environment ------------------------------------------------
 
 
 def test_children_never_inherit_the_password_variable(monkeypatch: pytest.MonkeyPatch) -> None:

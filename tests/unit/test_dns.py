@@ -11,14 +11,10 @@ import pytest
 from mailwizard import cli, dns, dnsrecords
 from mailwizard.system import System
 from mailwizard.validate import Invalid
+from tests.support import DNS_CONFIG as CONFIG
+from tests.support import DNS_KEY as KEY
 from tests.support import sandbox_system
 
-KEY = "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA" + "x" * 348 + "IDAQAB"
-CONFIG = dns.Config(
-    hostname="mail.example.com", domains=("example.com",), ipv4=("192.0.2.10",),
-    ipv6=("2001:db8::10",), spf="v=spf1 mx ~all", dkim_domain="example.com",
-    dkim_selector="mail", dkim_key=KEY, dmarc="v=DMARC1; p=none; rua=mailto:pm@example.com",
-)
 SOA = ("$TTL 3600\n{origin}. IN SOA ns.{origin}. hostmaster.{origin}. 1 3600 600 86400 300\n"
        "{origin}. IN NS ns.{origin}.\nns.{origin}. IN A 127.0.0.1\n")
 

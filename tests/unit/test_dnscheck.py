@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from mailwizard import dnscheck, report
-from tests.unit.test_dns import CONFIG
+from tests.support import DNS_CONFIG as CONFIG
 
 
 def test_dmarc_tags_are_checked() -> None:

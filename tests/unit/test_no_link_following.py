@@ -1,4 +1,4 @@
-"""Issue 8, item 1: a service user cannot get root through a link in its own directory.
+"""A service user cannot get root through a link in its own directory.
 
 /etc/dkimkeys belongs to opendkim. Planted there: ``mail.private -> /etc/shadow`` (or a
 dangling link). The wizard must refuse, name the path, and leave the target untouched; the

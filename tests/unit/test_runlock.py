@@ -1,4 +1,4 @@
-"""One apply or rollback at a time (issue 8 item 3): the lock, stale plans, unique temp names."""
+"""One apply or rollback at a time: the lock, stale plans, unique temp names."""
 
 from __future__ import annotations
 

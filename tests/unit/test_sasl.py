@@ -373,7 +373,7 @@ def test_changed_password_and_removal_touch_only_sasldb(machine: System) -> None
         ("saslpasswd2", "-p", "-c"), ("saslpasswd2", "-d", "-f"), ("install", "-m", "640"),
         ("mv", "-f", str(machine.path(CHROOT_TMP)))]
     assert plan.commands[0].why == "set a new password for alice@example.com"
-    assert plan.reload == frozenset()  # note 12: a fresh copy is enough, no reload
+    assert plan.reload == frozenset()  # smtpd opens the chroot copy per session: no reload
     run_apply(machine, plan)
     assert stored_passwords(machine) == {"alice@example.com": Secret(PW2 + "x")}
 
@@ -389,7 +389,7 @@ def test_backups_of_the_first_apply_hold_no_password(machine: System) -> None:
 
 def test_stale_chroot_copy_is_a_problem_and_gets_recopied(machine: System) -> None:
     run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
-    # Someone ran saslpasswd2 by hand and forgot the copy (note 12).
+    # Someone ran saslpasswd2 by hand and forgot the chroot copy.
     subprocess.run(["saslpasswd2", "-p", "-c", "-f", str(machine.path(SASLDB)), "-u",
                     "example.com", "carol"], input=PW2, text=True, check=True)
     status = STEP.status(machine)

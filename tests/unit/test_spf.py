@@ -71,7 +71,7 @@ def test_builder_and_parts_round_trip() -> None:
     ('v=spf1 mx "~all"', "quotes"),
     ("v=spf1 mx ~all\nv=spf1", "one line"),
     ("v=spf1 mx/33 ~all", "prefix length"),
-    # As open as +all by arithmetic (issue 8, item 2)
+    # As open as +all by arithmetic
     ("v=spf1 ip4:0.0.0.0/1 ip4:128.0.0.0/1 ~all", "as open as '+all'"),
     ("v=spf1 +ip4:0.0.0.0/2 ip4:64.0.0.0/2 ip4:128.0.0.0/2 ip4:192.0.0.0/2 -all", "+all"),
     ("v=spf1 ip6:::/1 ip6:8000::/1 ~all", "public IPv6"),
