@@ -94,12 +94,25 @@ class FileEntry:
                    bool(data.get("scrubbed", False)))
 
 
+# How an apply ended, in its manifest (``Manifest.result``):
+RUNNING = "running"  # written, fsync'd, before the first change; still so if the process died
+APPLIED = "applied"  # finished
+RESTORED = "restored"  # failed or stopped by a signal; every file was put back at once
+INTERRUPTED = "interrupted"  # the process died while RUNNING (kill -9, crash, power loss)
+RESULTS = (RUNNING, APPLIED, RESTORED, INTERRUPTED)
+
+
 @dataclass
 class Manifest:
-    """``manifest.json`` of a backup: what the apply changed and how it ended.
+    """``manifest.json`` of a backup: the journal of one apply and how it ended.
 
-    ``result`` is None while the apply runs, then "applied" or "failed" (a failed apply was
-    already restored); ``undo`` holds the undo commands of the commands that ran, in order.
+    It is written (and fsync'd) with ``result`` RUNNING and ``changed`` False before the
+    backup copies are made, again with the files and ``changed`` True before the first
+    change, and once more with the result. ``pid`` and ``process`` (boot id and start time)
+    name the applying process, so that a later run can tell a dead one (``journal``).
+    ``detail`` says why it ended so ("interrupted by SIGHUP ..."); ``undo`` holds the undo
+    commands of the commands that ran, in order. Manifests of earlier versions have no
+    result (read as APPLIED) or "failed" (read as RESTORED).
     """
 
     created: str
@@ -108,6 +121,10 @@ class Manifest:
     files: list[FileEntry]
     result: str | None = None
     undo: list[tuple[str, ...]] = field(default_factory=list)
+    pid: int | None = None
+    process: str = ""
+    changed: bool = True  # False: interrupted before the first change (nothing to undo)
+    detail: str = ""
 
     def to_json(self) -> str:
         data: dict[str, object] = {"created": self.created, "steps": self.steps,
@@ -116,6 +133,11 @@ class Manifest:
         if self.result is not None:
             data["result"] = self.result
             data["undo"] = [list(argv) for argv in self.undo]
+            data["changed"] = self.changed
+            if self.detail:
+                data["detail"] = self.detail
+        if self.pid is not None:
+            data.update(pid=self.pid, process=self.process)
         return json.dumps(data, indent=2)
 
     @classmethod
@@ -125,12 +147,22 @@ class Manifest:
             raise ValueError("manifest.json: not an object")
         undo = data.get("undo", [])
         result = data.get("result")
+        if result == "failed":  # before 'restored' existed
+            result = RESTORED
+        pid = data.get("pid")
         return cls(str(data.get("created", "")), [str(s) for s in data.get("steps", [])],
                    [str(s) for s in data.get("services", [])],
                    [FileEntry.from_json(f) for f in data["files"]],
                    None if result is None else str(result),
                    [tuple(str(a) for a in argv) for argv in undo if isinstance(argv, list)]
-                   if isinstance(undo, list) else [])
+                   if isinstance(undo, list) else [],
+                   pid if isinstance(pid, int) else None, str(data.get("process", "")),
+                   bool(data.get("changed", True)), str(data.get("detail", "")))
+
+    @property
+    def outcome(self) -> str:
+        """The result, with earlier versions' missing one read as APPLIED."""
+        return self.result or APPLIED
 
 
 def _str_or_none(value: object) -> str | None:
@@ -151,14 +183,24 @@ class Backup:
     def create(
         cls, system: System, paths: list[str], plan: Plan, secret: frozenset[str] = frozenset()
     ) -> Backup:
+        """Make the backup, durably: the journal (result RUNNING, nothing changed yet) first,
+        then the copies (each fsync'd), then the manifest with every file, ``changed``."""
         base = system.path(BACKUP_ROOT)
         base.mkdir(parents=True, exist_ok=True)
         os.chmod(base, 0o700)
         directory = f"{BACKUP_ROOT}/{_stamp()}"
         real = system.path(directory)
         real.mkdir(mode=0o700)
+        _fsync_dir(base)
         manifest = Manifest(time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                            list(plan.steps), sorted(plan.reload | plan.restart), [])
+                            list(plan.steps), sorted(plan.reload | plan.restart), [],
+                            result=RUNNING, pid=os.getpid(), process=process_token(),
+                            changed=False,
+                            # until it ends: the undo of every planned command, for a
+                            # rollback after a kill (hostname -F is harmless if not needed)
+                            undo=[c.undo for c in plan.commands if c.undo])
+        backup = cls(system, directory, manifest)
+        backup.save()
         for path in paths:
             data = system.read_nofollow(path)  # a link is refused, never copied
             info = None if data is None else system.info(path)
@@ -167,22 +209,23 @@ class Backup:
                 entry.mode, entry.owner, entry.group = info.mode, info.owner, info.group
                 copy = real / "files" / path.lstrip("/")
                 _private_dirs(real, copy.parent)
-                copy.write_bytes(data)
-                os.chmod(copy, 0o600)
+                _write_synced(copy, data)
             manifest.files.append(entry)
-        backup = cls(system, directory, manifest)
+        for directory_path in {p.parent for p in real.rglob("*") if p.is_file()}:
+            _fsync_dir(directory_path)
+        manifest.changed = True  # from here on the apply may change files
         backup.save()
         return backup
-
     @classmethod
     def load(cls, system: System, directory: str) -> Backup:
         text = system.path(f"{directory}/manifest.json").read_text()
         return cls(system, directory, Manifest.from_json(text))
 
     def save(self) -> None:
-        path = self.system.path(f"{self.directory}/manifest.json")
-        path.write_text(self.manifest.to_json())
-        os.chmod(path, 0o600)
+        """Write manifest.json atomically and durably (fsync, rename, fsync the directory):
+        after a power loss it is the old version or the new one, never a torn one."""
+        self.system.write_atomic(f"{self.directory}/manifest.json",
+                                 self.manifest.to_json().encode(), mode=0o600)
 
     def restore(self) -> list[str]:
         """Put every file back as it was; return the paths that differed.
@@ -229,11 +272,13 @@ class Backup:
                                  group=entry.group, replace_link=True)
         return True
 
-    def finish(self, result: str, undo: list[tuple[str, ...]] | None = None) -> None:
-        """Record in the manifest how the apply ended ("applied" or "failed") and the undo
-        commands of the commands that ran, for ``rollback``."""
+    def finish(self, result: str, undo: list[tuple[str, ...]] | None = None,
+               detail: str = "") -> None:
+        """Record in the manifest how the apply ended (APPLIED or RESTORED), why
+        (``detail``), and the undo commands of the commands that ran, for ``rollback``."""
         self.scrub_secrets()
         self.manifest.result = result
+        self.manifest.detail = detail
         self.manifest.undo = list(undo or [])
         with contextlib.suppress(OSError):
             self.save()
@@ -264,21 +309,60 @@ def _private_dirs(top: Path, directory: Path) -> None:
 
 
 def latest_backup(system: System) -> str | None:
+    """The backup ``rollback`` undoes: the newest one not rolled back whose apply was not
+    restored already (an applied one, or one that was interrupted or still runs)."""
     base = system.path(BACKUP_ROOT)
     if not base.is_dir():
         return None
     dirs = sorted(p.name for p in base.iterdir()
                   if (p / "manifest.json").is_file() and not p.name.endswith(".rolled-back")
-                  and _result(p / "manifest.json") != "failed")
+                  and _result(p / "manifest.json") != RESTORED)
     return f"{BACKUP_ROOT}/{dirs[-1]}" if dirs else None
 
 
 def _result(manifest: Path) -> str:
-    """How the apply of a backup ended; a failed apply was already restored."""
+    """How the apply of a backup ended (RESTORED: already put back)."""
     try:
-        return Manifest.from_json(manifest.read_text()).result or "applied"
+        return Manifest.from_json(manifest.read_text()).outcome
     except (OSError, ValueError, KeyError, TypeError):
         return "unknown"
+
+
+def process_token(pid: int | None = None) -> str:
+    """This boot and the process's start time ("BOOTID:TICKS"): with the PID, it names one
+    process even after the PID is reused or the machine rebooted ("" if unreadable)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat_text = Path(f"/proc/{pid or os.getpid()}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat_text.rsplit(")", 1)[-1].split()
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else ""
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        _write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _paths(plan: Plan) -> list[str]:
@@ -485,13 +569,15 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
         restored = _restore(system, run, backup,
                             [c.undo for c in reversed(run.ran) if c.undo],
                             reload=plan.reload, restart=plan.restart)
-        backup.finish("failed")
+        backup.finish(RESTORED if restored else INTERRUPTED,
+                      detail=f"{what}: {reason}" + ("" if restored else
+                                                   "; NOT every file could be restored"))
         system.cache.clear()
         if not isinstance(exc, Exception):
             raise
         return ApplyResult(False, backup.directory, what, reason, restored, run.log)
     system.cache.clear()
-    backup.finish("applied", [c.undo for c in run.ran if c.undo])
+    backup.finish(APPLIED, [c.undo for c in run.ran if c.undo])
     keep_last(system)
     run.emit("done", "applied", step=True)
     return ApplyResult(True, backup.directory, log=run.log)
@@ -545,15 +631,24 @@ def _rollback_locked(system: System, directory: str | None, emit: Emit | None) -
         return ApplyResult(False, None, "rollback", "no backup found: nothing was applied yet")
     backup = Backup.load(system, directory)
     log = _Log(emit or (lambda e: None))
+    if not backup.manifest.changed:  # interrupted while backing up: nothing to undo
+        log.emit("phase", f"{directory}: that apply was interrupted before it changed any "
+                          "file; nothing to undo")
+        _retire(system, directory)
+        return ApplyResult(True, directory, restored=True, log=log.log)
     log.emit("phase", f"restoring {directory}")
     ok = _restore(system, log, backup, list(reversed(backup.manifest.undo)),
                   reload=frozenset(backup.manifest.services))
     system.cache.clear()
     if not ok:
         return ApplyResult(False, directory, "rollback", "; ".join(backup.failed), False, log.log)
+    _retire(system, directory)
+    return ApplyResult(True, directory, restored=True, log=log.log)
+
+
+def _retire(system: System, directory: str) -> None:
     done = system.path(directory)
     shutil.move(str(done), str(done) + ".rolled-back")
-    return ApplyResult(True, directory, restored=True, log=log.log)
 
 
 def keep_last(system: System, count: int = 20) -> None:

@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mailwizard: unexpected arguments: {' '.join(args.args)}", file=sys.stderr)
             return EXIT_INVALID
         return _run_app(system, command)
+    _say_if_interrupted(system)
     if command == "apply":
         return cmd_apply(system, _apply_parser().parse_args(args.args))
     if command == "rollback":
@@ -109,6 +110,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     choices = ", ".join(sorted([*step_names, *VERBS]))
     print(f"mailwizard: unknown step or verb {command!r} (choose from {choices})", file=sys.stderr)
     return EXIT_INVALID
+
+
+def _say_if_interrupted(system: System) -> None:
+    """Every verb first says when the last apply never finished (kill -9, power loss);
+    the hub says it on screen."""
+    from mailwizard import journal
+
+    found = journal.find(system)
+    if found is not None:
+        print(f"mailwizard: {found.message()}", file=sys.stderr)
 
 
 def _run_app(system: System, step: str | None) -> int:
