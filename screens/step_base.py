@@ -20,9 +20,10 @@ How to add a step screen (``screens/<name>.py`` mirrors ``mailwizard/steps/<name
 
 That is all. The base does the rest:
 
-* On open: the first field has focus; ``step.context(system)`` and ``step.current(system)``
-  run in a thread worker; the context goes to ``use_context`` and the answers to
-  ``fill_form`` (so the form starts from today's settings).
+* On open: the first field has focus (or the widget ``first_focus()`` names);
+  ``step.context(system)`` and ``step.current(system)`` run in a thread worker; the
+  context goes to ``use_context`` and the answers to ``fill_form`` (so the form starts
+  from today's settings).
 * ``Field(label, key, check=fn, each=False, hint=..., password=False, widget=None)``:
   ``key`` is the answers-file name (``"dkim.selector"``) and is how problems find their field.
   ``check`` is a pure validator from ``mailwizard.validate`` (raises ``Invalid``); it runs on
@@ -225,6 +226,10 @@ class StepScreen(WizardScreen, Generic[A]):
     def proposed(self) -> None:
         """After each proposal, once the fields and "What will change" show it."""
 
+    def first_focus(self) -> Widget | None:
+        """The widget focused when the screen opens (default: the first Input)."""
+        return next(iter(self.query(Input)), None)
+
     # Helpers for subclasses -------------------------------------------------------------
 
     def field(self, key: str) -> Field:
@@ -281,12 +286,15 @@ class StepScreen(WizardScreen, Generic[A]):
     def on_mount(self) -> None:
         for field_input in self.query(Input):
             field_input.cursor_blink = self.blink
-        first = next(iter(self.query(Input)), None)
+        self._focus_first()
+        self._load()
+
+    def _focus_first(self) -> None:
+        first = self.first_focus()
         if first is not None:
             first.focus()
         else:
             self.focus_next()
-        self._load()
 
     @work(thread=True, exclusive=True, group="step-load")
     def _load(self) -> None:
@@ -302,6 +310,8 @@ class StepScreen(WizardScreen, Generic[A]):
         self.use_context(context)
         self.fill_form(current)
         self.loaded = True
+        if self.focused is None:  # the form disabled the focused widget (TLS: snakeoil)
+            self._focus_first()
         for field in self.query(Field):
             if field.input is not None and field.input.value:
                 field.check_now()

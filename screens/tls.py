@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
+from textual.widget import Widget
 from textual.widgets import Input, RadioButton, RadioSet
 
 from mailwizard import validate
@@ -66,9 +67,9 @@ class TlsScreen(StepScreen[TlsAnswers]):
             field.add_class("-compact")
         yield from fields
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#tls-source", RadioSet).focus()
+    def first_focus(self) -> Widget | None:
+        """The choice of source: arrows and Enter work at once (the paths may be disabled)."""
+        return self.query_one("#tls-source", RadioSet)
 
     def use_context(self, context: object) -> None:
         if isinstance(context, TlsContext):
@@ -110,6 +111,9 @@ class TlsScreen(StepScreen[TlsAnswers]):
         hint = HINTS[choice]
         if choice == "tls-snakeoil" and self.found is not None and not self.found.snakeoil:
             hint = "not there yet: make-ssl-cert generates it (self-signed)"
+        le_why = self.found.letsencrypt_why if self.found is not None else ""
+        if le_why and self.query_one("#tls-le", RadioButton).disabled:
+            hint += f"\nLet's Encrypt: {le_why}"
         source = self.field(SOURCE)
         source.hint = hint
         source.show()

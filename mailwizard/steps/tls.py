@@ -161,6 +161,33 @@ def letsencrypt_pair(system: System, host: str | None = None) -> tuple[str, str]
     return (cert, key) if system.exists(cert) and system.exists(key) else None
 
 
+def letsencrypt_absence(system: System, host: str | None = None) -> str:
+    """Why there is no Let's Encrypt pair for ``host`` (default myhostname), and what would
+    make one ("" when there is one): the greyed choice on the form says this."""
+    host = host or postfix.get(system, "myhostname")
+    if letsencrypt_pair(system, host) is not None:
+        return ""
+    if not host or "/" in host or host.startswith(".") or "." not in host.strip("."):
+        return (f"{host or 'the host name'} is not a full host name, and certbot certifies "
+                "only public ones: set one in the Hostname step first")
+    live = f"{LETSENCRYPT_DIR}/{host}"
+    if system.exists(live):
+        missing = " and ".join(n for n in ("fullchain.pem", "privkey.pem")
+                               if not system.exists(f"{live}/{n}"))
+        why = f"{live}/ has no {missing}"
+    else:
+        why = f"no certificate in {live}/"
+        directory = system.path(LETSENCRYPT_DIR)
+        others = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+        others = [name for name in others if name != "README"]
+        if others:
+            why += f" (certbot has one for {', '.join(others)})"
+    get = f"certbot certonly --standalone -d {host}"
+    if system.which("certbot") is None:
+        return f"certbot is not installed, {why}: apt-get install certbot; {get}"
+    return f"{why}: run {get} (port 80 open), then open this screen again"
+
+
 def chosen_files(a: TlsAnswers) -> tuple[str, str]:
     return (SNAKEOIL_CERT, SNAKEOIL_KEY) if a.snakeoil else (a.cert_file.strip(),
                                                              a.key_file.strip())
@@ -172,6 +199,7 @@ class TlsContext:
 
     letsencrypt: tuple[str, str] | None
     snakeoil: bool
+    letsencrypt_why: str = ""  # when ``letsencrypt`` is None: why, and what would offer it
 
 
 class TlsStep(Step[TlsAnswers]):
@@ -191,7 +219,9 @@ and its key, and turns on opportunistic TLS both ways (`smtpd_tls_security_level
 
 **Which certificate.**
 - *Let's Encrypt*: `/etc/letsencrypt/live/<host>/fullchain.pem` and `privkey.pem`, when
-  certbot has made them for this host name. Mail clients trust it.
+  certbot has made them for this host name. Mail clients trust it. When the choice is
+  greyed, the line under it says why (certbot missing, no certificate for this host name,
+  or a host name that is not a full one) and what to run.
 - *Your own* certificate and key files.
 - *Snakeoil*: Debian's self-signed pair (`make-ssl-cert generate-default-snakeoil`).
   Other mail servers accept it; mail clients warn about it.
@@ -244,7 +274,8 @@ is never shown.
     def context(self, system: System) -> TlsContext:
         """The pairs the form offers: certbot's for this host, and whether snakeoil exists."""
         return TlsContext(letsencrypt_pair(system),
-                          system.exists(SNAKEOIL_CERT) and system.exists(SNAKEOIL_KEY))
+                          system.exists(SNAKEOIL_CERT) and system.exists(SNAKEOIL_KEY),
+                          letsencrypt_absence(system))
 
     def _check(self, a: TlsAnswers, system: System
                ) -> tuple[list[Problem], postfix.Staged | None]:

@@ -3,13 +3,16 @@ review and apply (real openssl on throwaway certificates)."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
-from textual.widgets import Input, RadioButton, RichLog
+import pytest
+from textual.widgets import Input, RadioButton, RadioSet, RichLog
 
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.tls import TlsScreen
 from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY
+from mailwizard.system import System
 from tests.pilot.harness import (
     apply_from_review,
     field_message,
@@ -147,3 +150,48 @@ async def test_lets_encrypt_is_offered_when_present(sandbox: Path, certs: Path,
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
         assert f"+smtpd_tls_key_file = {live}/privkey.pem" in static_text(
             app.screen, "#review-diff")
+
+
+async def test_the_source_choice_has_focus_so_arrows_and_enter_work_at_once(
+        sandbox: Path, runner: RecordingRunner) -> None:
+    """Issue 11 item 8: the screen opened with nothing focused; arrows and Enter did nothing."""
+    app = make_app(sandbox, runner, start_step="tls")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, TlsScreen)
+        source = screen.query_one("#tls-source", RadioSet)
+        assert app.focused is source
+        assert pressed(screen) == "tls-snakeoil"
+        await pilot.press("left", "enter")  # to "Your own files" and choose it
+        await step_ready(pilot)
+        assert pressed(screen) == "tls-own"
+        assert not screen.query_one(CERT_INPUT, Input).disabled
+        assert app.focused is source  # still there: right + enter goes back
+        await pilot.press("right", "enter")
+        await step_ready(pilot)
+        assert pressed(screen) == "tls-snakeoil"
+
+
+async def test_greyed_lets_encrypt_says_why_and_what_would_offer_it(
+        sandbox: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = System.which
+    monkeypatch.setattr(System, "which", lambda self, name: (
+        None if name == "certbot" else real(self, name)))
+    subprocess.run(["postconf", "-c", f"{sandbox}/etc/postfix", "-e",
+                    "myhostname=mail.example.com"], check=True)
+    app = make_app(sandbox, runner, start_step="tls")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, TlsScreen)
+        assert screen.query_one("#tls-le", RadioButton).disabled
+        message = " ".join(field_message(screen, "tls.snakeoil").split())
+        assert "Let's Encrypt" in message
+        assert "certbot is not installed" in message
+        assert "no certificate in /etc/letsencrypt/live/mail.example.com/" in message
+        assert "certbot certonly" in message
+        # The reason stays while the admin moves between the other two choices.
+        await pilot.press("left", "enter")
+        await step_ready(pilot)
+        assert "certbot is not installed" in field_message(screen, "tls.snakeoil")

@@ -414,3 +414,56 @@ def test_status_reports_the_check(host_system: System, sandbox: Path, certs: Pat
 def test_status_missing_file(host_system: System, sandbox: Path) -> None:
     _configure(sandbox)
     assert STEP.status(host_system).summary == "certificate file missing"
+
+
+# -- why Let's Encrypt is not offered (issue 11 item 8) -------------------------------------
+
+
+def _certbot(monkeypatch: pytest.MonkeyPatch, installed: bool) -> None:
+    real = System.which
+    monkeypatch.setattr(System, "which", lambda self, name: (
+        ("/usr/bin/certbot" if installed else None) if name == "certbot" else real(self, name)))
+
+
+def test_no_certbot_and_no_certificate_says_both_and_what_to_do(
+        host_system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    _certbot(monkeypatch, installed=False)
+    found = STEP.context(host_system)
+    assert found.letsencrypt is None
+    why = found.letsencrypt_why
+    assert "certbot is not installed" in why
+    assert f"no certificate in /etc/letsencrypt/live/{HOST}/" in why
+    assert "apt-get install certbot" in why
+    assert f"certbot certonly --standalone -d {HOST}" in why
+
+
+def test_certbot_installed_but_no_certificate_for_this_host(
+        host_system: System, sandbox: Path, certs: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _certbot(monkeypatch, installed=True)
+    install(sandbox, certs, "good.pem", "good.key",
+            to=("/etc/letsencrypt/live/old.example.com/fullchain.pem",
+                "/etc/letsencrypt/live/old.example.com/privkey.pem"))
+    why = STEP.context(host_system).letsencrypt_why
+    assert "not installed" not in why
+    assert f"no certificate in /etc/letsencrypt/live/{HOST}/" in why
+    assert "old.example.com" in why  # what certbot has instead
+    assert f"certbot certonly --standalone -d {HOST}" in why
+
+
+def test_a_host_name_that_is_not_a_full_name_is_the_reason(
+        system: System, monkeypatch: pytest.MonkeyPatch) -> None:
+    _certbot(monkeypatch, installed=True)
+    why = STEP.context(system).letsencrypt_why  # the fixture's myhostname is "debian"
+    assert "debian is not a full host name" in why
+    assert "Hostname" in why
+
+
+def test_a_present_pair_needs_no_reason(host_system: System, sandbox: Path,
+                                        certs: Path) -> None:
+    live = f"/etc/letsencrypt/live/{HOST}"
+    install(sandbox, certs, "good.pem", "good.key",
+            to=(f"{live}/fullchain.pem", f"{live}/privkey.pem"))
+    found = STEP.context(host_system)
+    assert found.letsencrypt == (f"{live}/fullchain.pem", f"{live}/privkey.pem")
+    assert found.letsencrypt_why == ""
