@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   postfix sasl2-bin libsasl2-modules opendkim opendkim-tools postfix-policyd-spf-perl
   nsd swaks libnet-ssleay-perl ssl-cert openssl iproute2 procps util-linux mount hostname
-  bind9-dnsutils python3-venv tmux
+  bind9-dnsutils python3-venv tmux systemd dbus
 )
 PYTHON=${PYTHON:-/usr/bin/python3}
 VENV=.venv

@@ -41,6 +41,8 @@ from typing import Any, TypeVar
 __all__ = [
     "HELPERS",
     "OVERLAY_DIRS",
+    "SYSTEMD_MASKED",
+    "SYSTEMD_OVERLAYS",
     "Namespace",
     "NsCommandError",
     "NsEnvError",
@@ -62,6 +64,24 @@ OVERLAY_DIRS: tuple[str, ...] = (
     "/var/lib/opendkim",
 )
 """Directories made copy-on-write inside the namespace (missing ones are skipped)."""
+
+SYSTEMD_OVERLAYS: tuple[str, ...] = ("/etc", "/var", "/root")
+"""What a booted systemd writes to (with a private /run, /tmp, /dev, read-only /sys)."""
+
+SYSTEMD_MASKED: tuple[str, ...] = (
+    # Nothing takes the console; nothing of the host's own services or timers runs.
+    "getty@tty1.service", "console-getty.service", "serial-getty@.service", "getty.target",
+    "nsd.service", "postgresql.service", "systemd-timesyncd.service", "e2scrub_reap.service",
+    "systemd-pstore.service", "apt-daily.timer", "apt-daily-upgrade.timer",
+    "dpkg-db-backup.timer", "e2scrub_all.timer", "fstrim.timer", "man-db.timer",
+    # Kernel-wide settings are the host's (/proc/sys is read-only inside as well).
+    "systemd-sysctl.service", "systemd-modules-load.service", "systemd-binfmt.service",
+)
+"""Units masked in the booted namespace's /etc (an overlay)."""
+
+CGROUP_PARENT = "/sys/fs/cgroup/unified"
+"""The host's cgroup2 hierarchy: each booted namespace gets a cgroup (and cgroup namespace)
+of its own under it, so its systemd manages only its own subtree."""
 
 PRIVATE_DIR = "/run/mailwizard-test"
 """A scratch directory that exists only inside the namespace (under the /run overlay)."""
@@ -236,25 +256,84 @@ exec >/dev/null 2>&1
 while read -r _; do :; done
 """
 
+# The booted variant: overlays, then a private /dev, /tmp (the shared directory bound at its
+# own path: systemd-tmpfiles empties /tmp at boot and stops at mount points), /run, a
+# read-only /sys with the cgroup namespace's cgroup2 on /sys/fs/cgroup, a read-only
+# /proc/sys; the gettys and the host's services masked; then systemd as PID 1.
+_SYSTEMD_INIT = r"""
+set -euo pipefail
+L=$MW_LAYERS
+mount --make-rprivate /
+mount -t tmpfs -o mode=0700 mw-nsenv "$L"
+for dir in $MW_OVERLAYS; do
+  layer=$L/$(printf '%s' "$dir" | tr / _)
+  mkdir -p "$layer/upper" "$layer/work"
+  chown --reference="$dir" "$layer/upper"
+  chmod --reference="$dir" "$layer/upper"
+  mount -t overlay overlay -o "lowerdir=$dir,upperdir=$layer/upper,workdir=$layer/work" "$dir"
+done
+mkdir -p "$L/dev"
+mount -t tmpfs -o mode=0755,nosuid dev "$L/dev"
+for n in null zero full random urandom tty; do
+  touch "$L/dev/$n"; mount --bind "/dev/$n" "$L/dev/$n"
+done
+touch "$L/dev/console"; mount --bind /dev/null "$L/dev/console"
+mkdir -p "$L/dev/pts" "$L/dev/shm"
+mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$L/dev/pts"
+mount -t tmpfs -o mode=1777,nosuid,nodev shm "$L/dev/shm"
+ln -s pts/ptmx "$L/dev/ptmx"; ln -s /proc/self/fd "$L/dev/fd"
+for i in 0:stdin 1:stdout 2:stderr; do ln -s "/proc/self/fd/${i%%:*}" "$L/dev/${i#*:}"; done
+mount --move "$L/dev" /dev
+mkdir -p "$L/tmp"
+mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$L/tmp"
+mkdir -p "$L/tmp${MW_SHARED#/tmp}"
+mount --bind "$MW_SHARED" "$L/tmp${MW_SHARED#/tmp}"
+mount --move "$L/tmp" /tmp
+mount -t tmpfs -o mode=0755,nosuid,nodev run /run
+mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys
+mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+mount --bind /proc/sys /proc/sys
+mount -o remount,bind,ro /proc/sys
+ip link set lo up
+hostname "$MW_HOSTNAME"
+printf '%s\n' "$MW_HOSTNAME" > /etc/hostname
+rm -f /etc/resolv.conf
+printf 'nameserver 127.0.0.1\n' > /etc/resolv.conf
+for unit in $MW_MASKED; do ln -sf /dev/null "/etc/systemd/system/$unit"; done
+mkdir -p -m 0755 "$MW_PRIVATE"
+echo "$MW_READY"
+exec </dev/null >/dev/null 2>&1
+exec env -i container=mailwizard-test /lib/systemd/systemd
+"""
+
 
 class Namespace:
     """One isolated mount+net+UTS+PID namespace, alive until :meth:`close`.
 
-    Use as a context manager; ``start()`` fails loudly (:class:`NsEnvError`).
+    ``systemd=True`` boots Debian's systemd as PID 1 (also new IPC and cgroup namespaces,
+    :data:`SYSTEMD_OVERLAYS`, :data:`SYSTEMD_MASKED`); ``start()`` returns once
+    ``systemctl is-system-running`` says ``running``. Use as a context manager;
+    ``start()`` fails loudly (:class:`NsEnvError`).
     """
 
     def __init__(
         self,
         hostname: str = "mail.example.com",
-        overlays: Sequence[str] = OVERLAY_DIRS,
+        overlays: Sequence[str] | None = None,
         start_timeout: float = 30.0,
+        *,
+        systemd: bool = False,
     ) -> None:
         self.hostname = hostname
-        self.overlays = tuple(overlays)
+        self.systemd = systemd
+        default = SYSTEMD_OVERLAYS if systemd else OVERLAY_DIRS
+        self.overlays = tuple(default if overlays is None else overlays)
         self.start_timeout = start_timeout
+        self.boot_seconds = 0.0
         self._tmp: Path | None = None
         self._proc: subprocess.Popen[str] | None = None
         self._init_pid = 0
+        self._cgroup: Path | None = None
 
     # -- life cycle ------------------------------------------------------
 
@@ -273,7 +352,7 @@ class Namespace:
         self._tmp.chmod(0o755)
         (self._tmp / ".layers").mkdir()
         (self._tmp / "helpers.sh").write_text(HELPERS)
-        (self._tmp / "init.sh").write_text(_INIT)
+        (self._tmp / "init.sh").write_text(_SYSTEMD_INIT if self.systemd else _INIT)
         try:
             self._spawn()
         except BaseException:
@@ -285,8 +364,15 @@ class Namespace:
         """End the namespace (killing every process in it) and remove :attr:`tmp`."""
         proc, self._proc = self._proc, None
         if proc is not None:
+            if self.systemd and self._init_pid and proc.poll() is None:
+                # PID 1 of the namespace killed: the kernel kills every process in it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self._init_pid, signal.SIGKILL)
             _stop(proc)
         self._init_pid = 0
+        cgroup, self._cgroup = self._cgroup, None
+        if cgroup is not None:
+            _remove_cgroup(cgroup)
         tmp, self._tmp = self._tmp, None
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -364,7 +450,11 @@ class Namespace:
         return result
 
     def boot(self, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """Start Postfix inside (``mw_boot``) and wait until port 25 listens."""
+        """Start Postfix inside (``mw_boot``) and wait until port 25 listens.
+
+        Under systemd Postfix started at boot (``postfix@-``): only wait for port 25."""
+        if self.systemd:
+            return self.run("mw_wait_port 25", timeout=timeout)
         return self.run("mw_boot", timeout=timeout)
 
     def call(self, fn: Callable[..., T], /, *args: Any, timeout: float = 60.0, **kwargs: Any) -> T:
@@ -406,6 +496,7 @@ class Namespace:
             MW_OVERLAYS=" ".join(self.overlays),
             MW_READY=_READY,
             MW_PRIVATE=PRIVATE_DIR,
+            MW_MASKED=" ".join(SYSTEMD_MASKED),
         )
         return env
 
@@ -418,11 +509,22 @@ class Namespace:
 
     def _nsenter(self) -> list[str]:
         target = str(self.init_pid)
-        return ["nsenter", "-t", target, "-m", "-n", "-u", "-p", f"--wd={os.getcwd()}"]
+        extra = ["-i", "-C"] if self.systemd else []
+        return ["nsenter", "-t", target, "-m", "-n", "-u", "-p", *extra, f"--wd={os.getcwd()}"]
 
     def _spawn(self) -> None:
+        preexec: Callable[[], None] | None = None
+        namespaces = ["--ipc", "--cgroup"] if self.systemd else []
+        if self.systemd:
+            cgroup = _make_cgroup(self.tmp.name)
+            self._cgroup = cgroup
+
+            def preexec() -> None:  # the cgroup namespace's root is this cgroup
+                (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
         argv = [
             "unshare",
+            *namespaces,
             "--mount",
             "--net",
             "--uts",
@@ -444,9 +546,38 @@ class Namespace:
             stderr=subprocess.PIPE,
             text=True,
             env=self._env(),
+            preexec_fn=preexec,
         )
         _await_ready(self._proc, self.start_timeout)
         self._init_pid = _child_pid(self._proc.pid)
+        if self.systemd:
+            self.boot_seconds = self._await_running()
+
+    def _await_running(self) -> float:
+        """Wait until systemd inside says ``running``; the seconds it took."""
+        started = time.monotonic()
+        deadline = started + self.start_timeout
+        state = ""
+        while time.monotonic() < deadline:
+            result = subprocess.run(
+                [*self._nsenter(), "systemctl", "is-system-running", "--wait"],
+                capture_output=True, text=True, env=self._env(), check=False,
+                timeout=max(1.0, deadline - time.monotonic()),
+            )
+            state = result.stdout.strip()
+            if state == "running":
+                return time.monotonic() - started
+            if state in ("degraded", "maintenance", "stopping"):
+                break
+            if not self.alive():
+                raise NsEnvError("systemd in the namespace died while booting")
+            time.sleep(0.1)  # its private socket is not there yet
+        failed = subprocess.run(
+            [*self._nsenter(), "systemctl", "--failed", "--no-pager", "--no-legend"],
+            capture_output=True, text=True, env=self._env(), check=False, timeout=30,
+        ).stdout
+        raise NsEnvError(f"systemd did not reach 'running' (state {state or 'unknown'!r}) "
+                         f"within {self.start_timeout}s; failed units:\n{failed}")
 
 
 def run_in_ns(
@@ -487,6 +618,34 @@ def _preflight() -> None:
             subprocess.run(["modprobe", "overlay"], check=False, capture_output=True)
         if "overlay" not in Path("/proc/filesystems").read_text():
             raise NsEnvError("the kernel has no overlayfs (overlay not in /proc/filesystems)")
+
+
+def _make_cgroup(name: str) -> Path:
+    """A cgroup of its own for a booted namespace (NsEnvError without a cgroup2 hierarchy)."""
+    parent = Path(CGROUP_PARENT)
+    if not (parent / "cgroup.procs").exists():
+        parent = Path("/sys/fs/cgroup")
+    if not (parent / "cgroup.procs").exists() or not (parent / "cgroup.subtree_control").exists():
+        raise NsEnvError("no cgroup2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup: "
+                         "a booted systemd needs one")
+    cgroup = parent / name
+    cgroup.mkdir()
+    return cgroup
+
+
+def _remove_cgroup(cgroup: Path) -> None:
+    """rmdir the namespace's cgroup tree, deepest first (its processes are gone)."""
+    for _ in range(50):
+        dirs = sorted((p for p in cgroup.rglob("*") if p.is_dir()),
+                      key=lambda p: len(p.parts), reverse=True)
+        try:
+            for d in [*dirs, cgroup]:
+                d.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:  # EBUSY while the last processes exit
+            time.sleep(0.1)
 
 
 def _await_ready(proc: subprocess.Popen[str], timeout: float) -> None:
