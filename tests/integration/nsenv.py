@@ -24,14 +24,20 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import functools
 import os
 import pickle
+import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
+import sys
 import tempfile
+import termios
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -82,6 +88,9 @@ SYSTEMD_MASKED: tuple[str, ...] = (
 CGROUP_PARENT = "/sys/fs/cgroup/unified"
 """The host's cgroup2 hierarchy: each booted namespace gets a cgroup (and cgroup namespace)
 of its own under it, so its systemd manages only its own subtree."""
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+"""This checkout: the tests run its code inside (CI clones it under /tmp)."""
 
 PRIVATE_DIR = "/run/mailwizard-test"
 """A scratch directory that exists only inside the namespace (under the /run overlay)."""
@@ -256,12 +265,16 @@ exec >/dev/null 2>&1
 while read -r _; do :; done
 """
 
-# The booted variant: overlays, then a private /dev, /tmp (the shared directory bound at its
-# own path: systemd-tmpfiles empties /tmp at boot and stops at mount points), /run, a
+# The booted variant: overlays, then a private /dev, /tmp (the shared directory, and the
+# checkout, venv and cwd when they are under /tmp, bound at their own paths: $MW_TMP_BINDS;
+# systemd-tmpfiles empties /tmp at boot and stops at mount points), /run, a
 # read-only /sys with the cgroup namespace's cgroup2 on /sys/fs/cgroup, a read-only
-# /proc/sys; the gettys and the host's services masked; then systemd as PID 1.
+# /proc/sys; the gettys and the host's services masked; then systemd as PID 1. Its
+# /dev/console is a pty of the test's ($MW_CONSOLE_TTY; systemd wants a terminal there, a
+# file makes it fall back to /dev/null): what it prints is copied to Namespace.console.
 _SYSTEMD_INIT = r"""
 set -euo pipefail
+trap 'echo "namespace init: line $LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 L=$MW_LAYERS
 mount --make-rprivate /
 mount -t tmpfs -o mode=0700 mw-nsenv "$L"
@@ -277,7 +290,7 @@ mount -t tmpfs -o mode=0755,nosuid dev "$L/dev"
 for n in null zero full random urandom tty; do
   touch "$L/dev/$n"; mount --bind "/dev/$n" "$L/dev/$n"
 done
-touch "$L/dev/console"; mount --bind /dev/null "$L/dev/console"
+touch "$L/dev/console"; mount --bind "$MW_CONSOLE_TTY" "$L/dev/console"
 mkdir -p "$L/dev/pts" "$L/dev/shm"
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$L/dev/pts"
 mount -t tmpfs -o mode=1777,nosuid,nodev shm "$L/dev/shm"
@@ -286,8 +299,11 @@ for i in 0:stdin 1:stdout 2:stderr; do ln -s "/proc/self/fd/${i%%:*}" "$L/dev/${
 mount --move "$L/dev" /dev
 mkdir -p "$L/tmp"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmp "$L/tmp"
-mkdir -p "$L/tmp${MW_SHARED#/tmp}"
-mount --bind "$MW_SHARED" "$L/tmp${MW_SHARED#/tmp}"
+while IFS= read -r dir; do
+  [ -n "$dir" ] || continue
+  mkdir -p "$L/tmp${dir#/tmp}"
+  mount --bind "$dir" "$L/tmp${dir#/tmp}"
+done <<<"$MW_TMP_BINDS"
 mount --move "$L/tmp" /tmp
 mount -t tmpfs -o mode=0755,nosuid,nodev run /run
 mount -t sysfs -o ro,nosuid,nodev,noexec sysfs /sys
@@ -300,9 +316,12 @@ printf '%s\n' "$MW_HOSTNAME" > /etc/hostname
 rm -f /etc/resolv.conf
 printf 'nameserver 127.0.0.1\n' > /etc/resolv.conf
 for unit in $MW_MASKED; do ln -sf /dev/null "/etc/systemd/system/$unit"; done
+mkdir -p /etc/systemd/system.conf.d
+printf '[Manager]\nShowStatus=yes\n' > /etc/systemd/system.conf.d/mailwizard-test.conf
+eval "$MW_BEFORE_BOOT"
 mkdir -p -m 0755 "$MW_PRIVATE"
 echo "$MW_READY"
-exec </dev/null >/dev/null 2>&1
+exec </dev/null >/dev/console 2>&1
 exec env -i container=mailwizard-test /lib/systemd/systemd
 """
 
@@ -312,8 +331,12 @@ class Namespace:
 
     ``systemd=True`` boots Debian's systemd as PID 1 (also new IPC and cgroup namespaces,
     :data:`SYSTEMD_OVERLAYS`, :data:`SYSTEMD_MASKED`); ``start()`` returns once
-    ``systemctl is-system-running`` says ``running``. Use as a context manager;
-    ``start()`` fails loudly (:class:`NsEnvError`).
+    ``systemctl is-system-running`` says ``running``. Its /tmp is private: of the host's
+    /tmp it sees only :attr:`tmp`, and this checkout, the running Python's prefix, the cwd
+    and ``host_paths`` where they lie under /tmp; ``before_boot`` is a bash snippet run in
+    the namespace (overlays mounted) just before systemd starts. Use as a context manager;
+    ``start()`` fails loudly (:class:`NsEnvError`, with systemd's console and journal when
+    the boot fails) and leaves nothing behind when it does.
     """
 
     def __init__(
@@ -323,9 +346,13 @@ class Namespace:
         start_timeout: float = 30.0,
         *,
         systemd: bool = False,
+        host_paths: Sequence[str | os.PathLike[str]] = (),
+        before_boot: str = "",
     ) -> None:
         self.hostname = hostname
         self.systemd = systemd
+        self.host_paths = tuple(Path(p) for p in host_paths)
+        self.before_boot = before_boot
         default = SYSTEMD_OVERLAYS if systemd else OVERLAY_DIRS
         self.overlays = tuple(default if overlays is None else overlays)
         self.start_timeout = start_timeout
@@ -334,6 +361,8 @@ class Namespace:
         self._proc: subprocess.Popen[str] | None = None
         self._init_pid = 0
         self._cgroup: Path | None = None
+        self._pty: tuple[int, int] | None = None  # (master, slave) of systemd's console
+        self._console_copier: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------
 
@@ -353,7 +382,10 @@ class Namespace:
         (self._tmp / ".layers").mkdir()
         (self._tmp / "helpers.sh").write_text(HELPERS)
         (self._tmp / "init.sh").write_text(_SYSTEMD_INIT if self.systemd else _INIT)
+        self.console.touch()
         try:
+            if self.systemd:
+                self._open_console()
             self._spawn()
         except BaseException:
             self.close()
@@ -370,6 +402,7 @@ class Namespace:
                     os.kill(self._init_pid, signal.SIGKILL)
             _stop(proc)
         self._init_pid = 0
+        self._close_console()
         cgroup, self._cgroup = self._cgroup, None
         if cgroup is not None:
             _remove_cgroup(cgroup)
@@ -383,6 +416,63 @@ class Namespace:
         if self._tmp is None:
             raise NsEnvError("namespace is not started")
         return self._tmp
+
+    @property
+    def console(self) -> Path:
+        """What the booted systemd printed on its /dev/console (status lines, its errors)."""
+        return self.tmp / "console.log"
+
+    def _open_console(self) -> None:
+        """A pty for systemd's console; a thread copies what it prints to :attr:`console`.
+
+        The slave stays open here until :meth:`close`, so the master never sees a hang-up."""
+        master, slave = os.openpty()
+        self._pty = (master, slave)
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        log = self.console
+
+        def copy() -> None:
+            with log.open("ab", buffering=0) as out:
+                while True:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # EBADF/EIO: closed
+                        return
+                    if not chunk:
+                        return
+                    out.write(chunk)
+
+        self._console_copier = threading.Thread(target=copy, name="systemd-console",
+                                                daemon=True)
+        self._console_copier.start()
+
+    def _close_console(self) -> None:
+        pty, self._pty = self._pty, None
+        copier, self._console_copier = self._console_copier, None
+        if pty is None:
+            return
+        master, slave = pty
+        os.close(slave)  # no slave left open: the copier's read ends (EIO) once drained
+        if copier is not None:
+            copier.join(timeout=5)
+        os.close(master)
+
+    def tmp_binds(self) -> list[Path]:
+        """Host directories under /tmp that a booted namespace's private /tmp shows.
+
+        :attr:`tmp`, this checkout, ``sys.prefix`` (the venv), the cwd and ``host_paths``,
+        where they are under /tmp; a directory inside another listed one is left out."""
+        root = Path("/tmp").resolve()
+        wanted = [self.tmp, CHECKOUT, Path(sys.prefix), Path.cwd(), *self.host_paths]
+        under = sorted({p.resolve() for p in wanted
+                        if p.resolve().is_relative_to(root) and p.resolve() != root})
+        binds: list[Path] = []
+        for path in under:  # sorted: a parent comes before what is inside it
+            if not any(path.is_relative_to(b) for b in binds):
+                binds.append(path)
+        if root != Path("/tmp"):
+            binds = [Path("/tmp") / b.relative_to(root) for b in binds]
+        return binds
 
     @property
     def init_pid(self) -> int:
@@ -497,6 +587,9 @@ class Namespace:
             MW_READY=_READY,
             MW_PRIVATE=PRIVATE_DIR,
             MW_MASKED=" ".join(SYSTEMD_MASKED),
+            MW_BEFORE_BOOT=self.before_boot,
+            MW_CONSOLE_TTY=os.ttyname(self._pty[1]) if self._pty else "/dev/null",
+            MW_TMP_BINDS="\n".join(str(p) for p in self.tmp_binds()) if self.systemd else "",
         )
         return env
 
@@ -552,6 +645,7 @@ class Namespace:
         self._init_pid = _child_pid(self._proc.pid)
         if self.systemd:
             self.boot_seconds = self._await_running()
+            self._check_binds()
 
     def _await_running(self) -> float:
         """Wait until systemd inside says ``running``; the seconds it took."""
@@ -569,15 +663,54 @@ class Namespace:
                 return time.monotonic() - started
             if state in ("degraded", "maintenance", "stopping"):
                 break
-            if not self.alive():
-                raise NsEnvError("systemd in the namespace died while booting")
+            if not self._init_alive():
+                raise NsEnvError("systemd (PID 1 of the namespace) died while booting\n"
+                                 + self._boot_report(inside=False))
             time.sleep(0.1)  # its private socket is not there yet
-        failed = subprocess.run(
-            [*self._nsenter(), "systemctl", "--failed", "--no-pager", "--no-legend"],
-            capture_output=True, text=True, env=self._env(), check=False, timeout=30,
-        ).stdout
         raise NsEnvError(f"systemd did not reach 'running' (state {state or 'unknown'!r}) "
-                         f"within {self.start_timeout}s; failed units:\n{failed}")
+                         f"within {self.start_timeout}s\n" + self._boot_report())
+
+    def _init_alive(self) -> bool:
+        return self.alive() and Path(f"/proc/{self._init_pid}").exists()
+
+    def _inside(self, *argv: str) -> str:
+        """stdout and stderr of a command inside, for a report (never raises)."""
+        try:
+            result = subprocess.run([*self._nsenter(), *argv], capture_output=True, text=True,
+                                    env=self._env(), check=False, timeout=20)
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"({' '.join(argv)}: {exc})"
+        return (result.stdout + result.stderr).strip()
+
+    def _boot_report(self, *, inside: bool = True) -> str:
+        """What a failed boot shows: failed units, PID 1's journal, the console."""
+        parts = []
+        if inside and self._init_alive():
+            failed = self._inside("systemctl", "--failed", "--no-pager", "--no-legend",
+                                  "--plain")
+            parts.append("--- failed units (systemctl --failed) ---\n" + failed)
+            for unit in [line.split()[0] for line in failed.splitlines() if line.strip()][:5]:
+                parts.append(f"--- journal of {unit} ---\n" + _tail(self._inside(
+                    "journalctl", "-b", "--no-pager", "-o", "short-monotonic", "-u", unit), 20))
+            parts.append("--- jobs still queued (systemctl list-jobs) ---\n"
+                         + self._inside("systemctl", "list-jobs", "--no-pager", "--no-legend"))
+            parts.append("--- journal, warnings and worse ---\n" + _tail(self._inside(
+                "journalctl", "-b", "--no-pager", "-o", "short-monotonic", "-p", "warning"), 40))
+        try:
+            console = _plain(self.console.read_bytes().decode(errors="replace"))
+        except OSError as exc:
+            console = f"({exc})"
+        parts.append(f"--- systemd's console ---\n{_tail(console, 60)}")
+        return "\n".join(parts)
+
+    def _check_binds(self) -> None:
+        """Each host directory meant to be seen inside is there (NsEnvError naming it)."""
+        binds = self.tmp_binds()
+        script = "for d; do [ -d \"$d\" ] || echo \"$d\"; done"
+        missing = self._inside("bash", "-c", script, "-", *map(str, binds))
+        if missing:
+            raise NsEnvError("host directories not visible in the booted namespace's private "
+                             f"/tmp: {missing.splitlines()} (bound: {[str(b) for b in binds]})")
 
 
 def run_in_ns(
@@ -716,6 +849,14 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=10)
+
+
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
+
+
+def _plain(text: str) -> str:
+    """Terminal output without colour/cursor sequences and carriage returns."""
+    return _ESCAPES.sub("", text)
 
 
 def _tail(text: str, lines: int = 40) -> str:

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.nsenv import Namespace, pids_in_pid_namespace
+from tests.integration.nsenv import CGROUP_PARENT, Namespace, NsEnvError, pids_in_pid_namespace
 from tests.integration.test_full_setup import publish_example_zone
 from tests.integration.wizard import SASL_USER, full_answers, run_python, run_wizard
 
@@ -158,10 +160,17 @@ def test_failing_hostnamectl_restores_every_file_and_postfix_still_runs(ns: Name
     assert ns.run("postconf -h myhostname").stdout.strip() == "mail.example.com"
 
 
-def test_a_booted_namespace_leaves_nothing_behind() -> None:
-    """Private /tmp, /run, hostname and cgroup; closing kills every process, removes all."""
+def test_a_booted_namespace_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Private /tmp, /run, hostname and cgroup; closing kills every process, removes all.
+
+    A checkout under /tmp (CI clones there) is the working directory: it is seen inside at
+    its own path, and systemd-tmpfiles' emptying of /tmp at boot leaves it alone."""
     marker = Path("/tmp") / f"mw-host-marker-{os.getpid()}"
     marker.write_text("host")
+    checkout = Path(tempfile.mkdtemp(prefix="mw-checkout-", dir="/tmp"))
+    (checkout / "src").mkdir()
+    (checkout / "src" / "code.py").write_text("print('checkout')\n")
+    monkeypatch.chdir(checkout)
     try:
         with Namespace(hostname="sd.example.test", systemd=True) as ns:
             pid_ns, cgroup, shared = ns.pid_namespace, ns._cgroup, ns.tmp
@@ -171,9 +180,45 @@ def test_a_booted_namespace_leaves_nothing_behind() -> None:
                             "cat /proc/self/cgroup").stdout.split()
             assert marker.name not in inside and "seen" in inside, inside
             assert "sd.example.test" in inside and "0::/init.scope" not in inside
+            code = ns.run(f"cd {checkout} && pwd && python3 src/code.py && python3 "
+                          f"{checkout}/src/code.py", check=False)
+            assert code.stdout.split() == [str(checkout), "checkout", "checkout"], code
             assert len(pids_in_pid_namespace(pid_ns)) > 3  # systemd, journald, master...
         assert pids_in_pid_namespace(pid_ns) == []
         assert not cgroup.exists() and not shared.exists()
         assert marker.read_text() == "host"
+        assert (checkout / "src" / "code.py").read_text() == "print('checkout')\n"
     finally:
         marker.unlink(missing_ok=True)
+        shutil.rmtree(checkout, ignore_errors=True)
+
+
+def test_a_failed_boot_names_the_unit_shows_systemds_log_and_leaves_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A unit failing at boot: NsEnvError names it, shows its journal and systemd's console
+    (its status lines), and the namespace, its cgroup and shared directory are gone."""
+    made: list[Path] = []
+
+    def mkdtemp(*args: str, **kwargs: str) -> str:
+        made.append(Path(real_mkdtemp(*args, **kwargs)))
+        return str(made[-1])
+
+    real_mkdtemp = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", mkdtemp)
+    broken = ("printf '[Unit]\\nDescription=Broken on purpose\\n[Service]\\nType=oneshot\\n"
+              "ExecStart=/bin/sh -c \"echo mw-broken-says-no >&2; exit 3\"\\n' "
+              "> /etc/systemd/system/mw-broken.service\n"
+              "ln -s ../mw-broken.service /etc/systemd/system/multi-user.target.wants/\n")
+    ns = Namespace(hostname="broken.example.test", systemd=True, before_boot=broken)
+    with pytest.raises(NsEnvError) as caught:
+        ns.start()
+    message = str(caught.value)
+    assert "state 'degraded'" in message, message
+    assert "mw-broken.service" in message.split("--- failed units")[1], message
+    assert "mw-broken-says-no" in message, message  # the unit's journal
+    console = message.split("--- systemd's console ---")[1]
+    assert "[FAILED] Failed to start mw-broken.service" in console, message
+    assert not ns.alive() and ns._cgroup is None and ns._tmp is None
+    [shared] = made
+    assert not shared.exists() and not (Path(CGROUP_PARENT) / shared.name).exists()
