@@ -47,6 +47,7 @@ from typing import Any, TypeVar
 __all__ = [
     "HELPERS",
     "OVERLAY_DIRS",
+    "SYSTEMD_ENABLED",
     "SYSTEMD_MASKED",
     "SYSTEMD_OVERLAYS",
     "Namespace",
@@ -84,6 +85,9 @@ SYSTEMD_MASKED: tuple[str, ...] = (
     "systemd-sysctl.service", "systemd-modules-load.service", "systemd-binfmt.service",
 )
 """Units masked in the booted namespace's /etc (an overlay)."""
+
+SYSTEMD_ENABLED: tuple[str, ...] = ("postfix.service", "opendkim.service")
+"""Units unmasked and enabled in the booted namespace's /etc, whatever the host's state."""
 
 CGROUP_PARENT = "/sys/fs/cgroup/unified"
 """The host's cgroup2 hierarchy: each booted namespace gets a cgroup (and cgroup namespace)
@@ -316,6 +320,16 @@ printf '%s\n' "$MW_HOSTNAME" > /etc/hostname
 rm -f /etc/resolv.conf
 printf 'nameserver 127.0.0.1\n' > /etc/resolv.conf
 for unit in $MW_MASKED; do ln -sf /dev/null "/etc/systemd/system/$unit"; done
+# The daemons under test start at boot whatever the host did to them (masked, disabled).
+mkdir -p /etc/systemd/system/multi-user.target.wants
+for unit in $MW_ENABLED; do
+  rm -f "/etc/systemd/system/$unit"
+  ln -sf "/lib/systemd/system/$unit" "/etc/systemd/system/multi-user.target.wants/$unit"
+done
+# A machine ID of its own: journald writes /var/log/journal/<ID>, and journalctl reads only
+# this machine's files, never the host's journal (the same boot ID) in the /var overlay.
+rm -f /etc/machine-id
+tr -d - </proc/sys/kernel/random/uuid >/etc/machine-id
 mkdir -p /etc/systemd/system.conf.d
 printf '[Manager]\nShowStatus=yes\n' > /etc/systemd/system.conf.d/mailwizard-test.conf
 eval "$MW_BEFORE_BOOT"
@@ -587,6 +601,7 @@ class Namespace:
             MW_READY=_READY,
             MW_PRIVATE=PRIVATE_DIR,
             MW_MASKED=" ".join(SYSTEMD_MASKED),
+            MW_ENABLED=" ".join(SYSTEMD_ENABLED),
             MW_BEFORE_BOOT=self.before_boot,
             MW_CONSOLE_TTY=os.ttyname(self._pty[1]) if self._pty else "/dev/null",
             MW_TMP_BINDS="\n".join(str(p) for p in self.tmp_binds()) if self.systemd else "",

@@ -180,6 +180,11 @@ def test_a_booted_namespace_leaves_nothing_behind(monkeypatch: pytest.MonkeyPatc
                             "cat /proc/self/cgroup").stdout.split()
             assert marker.name not in inside and "seen" in inside, inside
             assert "sd.example.test" in inside and "0::/init.scope" not in inside
+            # Its own machine ID: the journal it reads is its own, not the host's.
+            ids = ns.run("cat /etc/machine-id; journalctl --header | sed -n "
+                         "'s/^File path: //p'").stdout.split()
+            assert ids[0] != Path("/etc/machine-id").read_text().strip(), ids
+            assert ids[1:] and all(f"/journal/{ids[0]}/" in f for f in ids[1:]), ids
             code = ns.run(f"cd {checkout} && pwd && python3 src/code.py && python3 "
                           f"{checkout}/src/code.py", check=False)
             assert code.stdout.split() == [str(checkout), "checkout", "checkout"], code
