@@ -15,7 +15,12 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import SASL_USER, full_answers, run_python, run_wizard
+from tests.integration.wizard import (
+    SASL_USER,
+    full_answers,
+    publish_example_zone,
+    run_wizard,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,23 +70,6 @@ def ns() -> Iterator[Namespace]:
         assert rc == 0, out
         publish_example_zone(namespace)
         yield namespace
-
-
-def publish_example_zone(ns: Namespace) -> None:
-    """Serve example.com with the DKIM record of the key the apply generated."""
-    record = run_python(
-        ns, "from mailwizard.steps.dkim import public_record\n"
-            "from mailwizard.system import System\n"
-            "print(public_record(System(), 'example.com', 'mail')[0])"
-    ).strip()
-    zone = (
-        "$ORIGIN example.com.\n$TTL 300\n"
-        "@ IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300\n"
-        "@ IN NS ns.example.com.\nns IN A 127.0.0.1\nmail IN A 127.0.0.1\n"
-        "@ IN MX 10 mail.example.com.\n@ IN TXT \"v=spf1 mx ~all\"\n"
-        f"mail._domainkey IN TXT {record}\n"
-    )
-    ns.run(f"mw_nsd {shlex.quote(zone)} example.com")
 
 
 def swaks(ns: Namespace, args: str) -> str:

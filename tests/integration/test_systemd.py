@@ -21,8 +21,13 @@ from pathlib import Path
 import pytest
 
 from tests.integration.nsenv import CGROUP_PARENT, Namespace, NsEnvError, pids_in_pid_namespace
-from tests.integration.test_full_setup import publish_example_zone
-from tests.integration.wizard import SASL_USER, full_answers, run_python, run_wizard
+from tests.integration.wizard import (
+    SASL_USER,
+    full_answers,
+    publish_example_zone,
+    run_python,
+    run_wizard,
+)
 
 pytestmark = pytest.mark.integration
 
