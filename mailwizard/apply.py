@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from mailwizard import postfix, runlock, services
+from mailwizard.interrupt import Cancel
 from mailwizard.plan import POSTFIX_CHECK, PRIVATE_DIR, Command, Install, Plan
 from mailwizard.system import CommandError, System, UnsafeFile
 
@@ -384,26 +385,43 @@ class _Log:
         self.done = 0
 
     def emit(self, kind: EventKind, text: str, step: bool = False) -> None:
+        """Pass the event on; a receiver that fails (a terminal that hung up, a screen
+        that is gone) is dropped, never allowed to break an apply or its restore."""
         if step:
             self.done += 1
         self.log.append(f"{kind}: {text}" if kind != "line" else f"  {text}")
-        self.emit_to(Event(kind, text, self.done, self.total))
+        try:
+            self.emit_to(Event(kind, text, self.done, self.total))
+        except Exception:
+            self.emit_to = _ignore
+
+
+def _ignore(event: Event) -> None:
+    pass
 
 
 class _Run(_Log):
     """One apply in progress; keeps the log and what must be undone."""
 
-    def __init__(self, system: System, plan: Plan, emit: Emit) -> None:
+    def __init__(self, system: System, plan: Plan, emit: Emit,
+                 cancel: Cancel | None = None) -> None:
         super().__init__(emit)
         self.system = system
         self.plan = plan
+        self.cancel = cancel or Cancel()
         self.ran: list[Command] = []
         # backup + files + commands + postfix check + checks + validation + reload + done
         self.postfix_check = int(plan.checks_postfix)
         self.total = (len(plan.changed_files()) + len(plan.commands) + len(plan.checks)
                       + self.postfix_check + 4)
 
+    def stop_if_asked(self) -> None:
+        """Between two steps (the files and the services consistent): stop when asked."""
+        if self.cancel.requested:
+            raise ApplyFailed(INTERRUPTED, f"stopped by {self.cancel.reason}")
+
     def command(self, cmd: Command) -> None:
+        self.stop_if_asked()
         self.emit("run", cmd.display())
         if not self.system.run_commands:
             name = cmd.argv[0] if cmd.argv else "install"
@@ -488,17 +506,24 @@ def _tail(text: str, lines: int = 8) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def apply(system: System, plan: Plan, emit: Emit | None = None) -> ApplyResult:
+def apply(system: System, plan: Plan, emit: Emit | None = None,
+          cancel: Cancel | None = None) -> ApplyResult:
     """Apply ``plan``; never raises for a failure of the plan itself (see ApplyResult).
 
     Holds the run lock (``runlock``): another apply or rollback at the same time is refused.
     Any exception after the backup (a failed command, an unknown owner, a service that
     cannot be controlled, even Ctrl-C) restores every file first; Ctrl-C is then re-raised.
+    ``cancel`` (signals, the TUI's quit): looked at between steps; a stop restores every
+    file (failed="interrupted"); one asked for during the last step lets the apply finish.
     """
-    run = _Run(system, plan, emit or (lambda e: None))
+    run = _Run(system, plan, emit or (lambda e: None), cancel)
     if plan.is_empty:
         run.emit("done", "nothing to do: the system already matches")
         return ApplyResult(ok=True, log=run.log)
+    if run.cancel.requested:
+        run.emit("fail", f"stopped by {run.cancel.reason} before it began")
+        return ApplyResult(False, None, INTERRUPTED, f"stopped by {run.cancel.reason} "
+                           "(nothing was written)", False, run.log)
     try:
         with runlock.hold(system):
             return _apply_locked(system, plan.for_run(_run_id()), run)
@@ -542,8 +567,10 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
     run.emit("ok", f"backup in {backup.directory}", step=True)
     phase = "writing files"
     try:
+        run.stop_if_asked()
         run.emit("phase", phase)
         for change in plan.changed_files():
+            run.stop_if_asked()
             if change.after is None:
                 system.remove(change.path)
             else:
@@ -556,9 +583,11 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
         for cmd in plan.commands:
             run.command(cmd)
         phase = "validating"
+        run.stop_if_asked()
         run.emit("phase", phase)
         run.validate(warnings_before)
         phase = "reloading services"
+        run.stop_if_asked()  # the last point to stop at: from here the apply finishes
         run.emit("phase", phase)
         run.reload()
     except BaseException as exc:
@@ -577,10 +606,12 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
             raise
         return ApplyResult(False, backup.directory, what, reason, restored, run.log)
     system.cache.clear()
-    backup.finish(APPLIED, [c.undo for c in run.ran if c.undo])
+    late = f"; {run.cancel.reason} came during the last step, so it finished" if (
+        run.cancel.requested) else ""
+    backup.finish(APPLIED, [c.undo for c in run.ran if c.undo], detail=late.lstrip("; "))
     keep_last(system)
-    run.emit("done", "applied", step=True)
-    return ApplyResult(True, backup.directory, log=run.log)
+    run.emit("done", "applied" + late, step=True)
+    return ApplyResult(True, backup.directory, reason=late.lstrip("; "), log=run.log)
 
 
 def _restore(system: System, log: _Log, backup: Backup, undo: list[tuple[str, ...]], *,

@@ -8,12 +8,14 @@ every file restored, 3 a verb that is not available yet.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 
-from mailwizard import __version__
+from mailwizard import __version__, interrupt
 from mailwizard.steps import STEPS
 from mailwizard.system import System
 
@@ -142,18 +144,53 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
         return EXIT_INVALID
     if ns.dry_run:
         return _plan_and_apply(system, ns, chosen)
-    try:  # plan and apply under one lock: a plan made while another run applies is stale
-        with runlock.hold(system):
-            return _plan_and_apply(system, ns, chosen)
-    except runlock.Busy as exc:
-        print(f"mailwizard: {exc}", file=sys.stderr)
-        print("mailwizard: nothing was written", file=sys.stderr)
-        return EXIT_FAILED
+    # SIGHUP (an SSH drop), SIGTERM and SIGINT stop the apply at its next safe point,
+    # where it restores every file it touched, instead of ending the process mid-way.
+    with interrupt.deferred(notify=_signalled) as cancel:
+        try:  # plan and apply under one lock: a plan made while another run applies is stale
+            with runlock.hold(system):
+                return _plan_and_apply(system, ns, chosen, cancel)
+        except runlock.Busy as exc:
+            print(f"mailwizard: {exc}", file=sys.stderr)
+            print("mailwizard: nothing was written", file=sys.stderr)
+            return EXIT_FAILED
+        finally:
+            _mute_if_hung_up()
 
 
-def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]) -> int:
+def _signalled(why: str) -> None:
+    if why:
+        interrupt.write_stderr(f"\nmailwizard: {why}: stopping at the next safe point; every "
+                               "file this apply changed will be restored (if it is in its "
+                               "last step, it finishes instead)\n")
+    else:
+        interrupt.write_stderr("mailwizard: still stopping; wait for it (kill -9 would leave"
+                               " the apply half done, for `mailwizard rollback`)\n")
+
+
+def _say(text: str, err: bool = False) -> None:
+    """print, but a terminal that hung up (SIGHUP: writes fail with EIO) stops nothing."""
+    with contextlib.suppress(OSError):
+        print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def _mute_if_hung_up() -> None:
+    """After a hang-up, point stdout and stderr at /dev/null so that the interpreter's
+    last flush does not fail the exit code."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:
+            with contextlib.suppress(OSError):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, stream.fileno())
+                os.close(null)
+
+
+def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen],
+                    cancel: interrupt.Cancel | None = None) -> int:
     from mailwizard import answers
-    from mailwizard.apply import Event, apply
+    from mailwizard.apply import INTERRUPTED, Event, apply
     from mailwizard.steps.base import errors
 
     try:
@@ -183,22 +220,27 @@ def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]
         elif event.kind in ("phase", "fail", "restored", "done", "skip"):
             print(f"{event.kind}: {event.text}")
 
-    result = apply(system, plan, show)
+    result = apply(system, plan, show, cancel)
     if result.ok:
-        print(f"Applied. Backup of the old files: {result.backup}")
+        _say(f"Applied. Backup of the old files: {result.backup}")
+        if result.reason:  # a signal during the last step: it finished
+            _say(f"mailwizard: {result.reason}", err=True)
         from mailwizard.steps.dkim import made_records, publish_text
 
         for record in made_records(plan, system):
-            sys.stdout.write(publish_text(record))
+            _say(publish_text(record).rstrip("\n"))
         return EXIT_OK
-    print(f"mailwizard: apply failed at {result.failed}: {result.reason}", file=sys.stderr)
-    if result.backup is None:
-        print("mailwizard: nothing was written", file=sys.stderr)
-    elif result.restored:
-        print(f"mailwizard: every file was restored from {result.backup}", file=sys.stderr)
+    if result.failed == INTERRUPTED:
+        _say(f"mailwizard: apply {result.reason}", err=True)
     else:
-        print(f"mailwizard: NOT every file could be restored: the old files are in "
-              f"{result.backup}", file=sys.stderr)
+        _say(f"mailwizard: apply failed at {result.failed}: {result.reason}", err=True)
+    if result.backup is None:
+        _say("mailwizard: nothing was written", err=True)
+    elif result.restored:
+        _say(f"mailwizard: every file was restored from {result.backup}", err=True)
+    else:
+        _say(f"mailwizard: NOT every file could be restored: the old files are in "
+             f"{result.backup}", err=True)
     return EXIT_FAILED
 
 

@@ -71,8 +71,13 @@ def main(argv: list[str]) -> int:
         _hold_at(system, moment, reached)
     from mailwizard.apply import apply
 
-    assert not signals, "not yet"
-    result = apply(system, plan)
+    if not signals:
+        result = apply(system, plan)
+    else:
+        from mailwizard import interrupt
+
+        with interrupt.deferred() as cancel:
+            result = apply(system, plan, cancel=cancel)
     print(f"ok={result.ok} failed={result.failed} restored={result.restored}", flush=True)
     return 0 if result.ok else 2
 
