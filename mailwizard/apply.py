@@ -16,7 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from mailwizard import postfix, runlock, services
@@ -114,6 +114,11 @@ class Manifest:
     ``detail`` says why it ended so ("interrupted by SIGHUP ..."); ``undo`` holds the undo
     commands of the commands that ran, in order. Manifests of earlier versions have no
     result (read as APPLIED) or "failed" (read as RESTORED).
+    ``made_dirs``: directories that did not exist before (outermost first), removed again by
+    a restore when empty. ``running_before``: which of ``services`` ran before the apply; a
+    restore stops again one that did not (an older manifest has none: each is brought up).
+    ``listed``: the names in each directory where a command adds links of unknown names
+    (``Command.links_in``); a restore removes a new link there that its restore left dangling.
     """
 
     created: str
@@ -126,11 +131,17 @@ class Manifest:
     process: str = ""
     changed: bool = True  # False: interrupted before the first change (nothing to undo)
     detail: str = ""
+    made_dirs: list[str] = field(default_factory=list)
+    running_before: dict[str, bool] = field(default_factory=dict)
+    listed: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         data: dict[str, object] = {"created": self.created, "steps": self.steps,
                                    "services": self.services,
-                                   "files": [f.to_json() for f in self.files]}
+                                   "files": [f.to_json() for f in self.files],
+                                   "made_dirs": self.made_dirs,
+                                   "running_before": self.running_before,
+                                   "listed": self.listed}
         if self.result is not None:
             data["result"] = self.result
             data["undo"] = [list(argv) for argv in self.undo]
@@ -151,6 +162,8 @@ class Manifest:
         if result == "failed":  # before 'restored' existed
             result = RESTORED
         pid = data.get("pid")
+        before = data.get("running_before", {})
+        listed = data.get("listed", {})
         return cls(str(data.get("created", "")), [str(s) for s in data.get("steps", [])],
                    [str(s) for s in data.get("services", [])],
                    [FileEntry.from_json(f) for f in data["files"]],
@@ -158,7 +171,12 @@ class Manifest:
                    [tuple(str(a) for a in argv) for argv in undo if isinstance(argv, list)]
                    if isinstance(undo, list) else [],
                    pid if isinstance(pid, int) else None, str(data.get("process", "")),
-                   bool(data.get("changed", True)), str(data.get("detail", "")))
+                   bool(data.get("changed", True)), str(data.get("detail", "")),
+                   [str(d) for d in data.get("made_dirs", [])],
+                   {str(k): bool(v) for k, v in before.items()}
+                   if isinstance(before, dict) else {},
+                   {str(k): [str(n) for n in v] for k, v in listed.items()
+                    if isinstance(v, list)} if isinstance(listed, dict) else {})
 
     @property
     def outcome(self) -> str:
@@ -179,10 +197,13 @@ class Backup:
         self.manifest = manifest
         self.failed: list[str] = []  # "path: reason" for files restore() could not put back
         self.skipped: list[str] = []  # secret files whose copies were deleted after the apply
+        self.removed_dirs: list[str] = []  # directories the apply made, removed by restore()
+        self.removed_links: list[str] = []  # new links left dangling, removed by restore()
 
     @classmethod
     def create(
-        cls, system: System, paths: list[str], plan: Plan, secret: frozenset[str] = frozenset()
+        cls, system: System, paths: list[str], plan: Plan, secret: frozenset[str] = frozenset(),
+        running_before: dict[str, bool] | None = None,
     ) -> Backup:
         """Make the backup, durably: the journal (result RUNNING, nothing changed yet) first,
         then the copies (each fsync'd), then the manifest with every file, ``changed``."""
@@ -199,7 +220,10 @@ class Backup:
                             changed=False,
                             # until it ends: the undo of every planned command, for a
                             # rollback after a kill (hostname -F is harmless if not needed)
-                            undo=[c.undo for c in plan.commands if c.undo])
+                            undo=[c.undo for c in plan.commands if c.undo],
+                            made_dirs=_missing_dirs(system, paths),
+                            running_before=dict(running_before or {}),
+                            listed={d: _names(system, d) for d in _link_dirs(plan)})
         backup = cls(system, directory, manifest)
         backup.save()
         for path in paths:
@@ -217,6 +241,7 @@ class Backup:
         manifest.changed = True  # from here on the apply may change files
         backup.save()
         return backup
+
     @classmethod
     def load(cls, system: System, directory: str) -> Backup:
         text = system.path(f"{directory}/manifest.json").read_text()
@@ -242,6 +267,17 @@ class Backup:
                     restored.append(entry.path)
             except (OSError, KeyError, ValueError) as exc:
                 self.failed.append(f"{entry.path}: {exc}")
+        self.removed_links = self._remove_dangling_links()
+        self.removed_dirs = []
+        for directory in reversed(self.manifest.made_dirs):  # innermost first
+            real = self.system.path(directory)
+            if real.is_symlink() or not real.is_dir():
+                continue
+            try:
+                real.rmdir()  # only when empty: another file in it since is kept, with it
+            except OSError:
+                continue
+            self.removed_dirs.append(directory)
         return restored
 
     def _restore_one(self, entry: FileEntry) -> bool:
@@ -273,6 +309,18 @@ class Backup:
                                  group=entry.group, replace_link=True)
         return True
 
+    def _remove_dangling_links(self) -> list[str]:
+        """Links that appeared in a listed directory and point at nothing now (make-ssl-cert's
+        hash link to a certificate the restore removed); links to existing files stay."""
+        removed = []
+        for directory, names in self.manifest.listed.items():
+            for name in sorted(set(_names(self.system, directory)) - set(names)):
+                link = self.system.path(f"{directory}/{name}")
+                if link.is_symlink() and not link.exists():
+                    link.unlink()
+                    removed.append(f"{directory}/{name}")
+        return removed
+
     def finish(self, result: str, undo: list[tuple[str, ...]] | None = None,
                detail: str = "") -> None:
         """Record in the manifest how the apply ended (APPLIED or RESTORED), why
@@ -291,6 +339,31 @@ class Backup:
                 copy = self.system.path(f"{self.directory}/files/{entry.path.lstrip('/')}")
                 copy.unlink(missing_ok=True)
                 entry.scrubbed = True
+
+
+def _missing_dirs(system: System, paths: list[str]) -> list[str]:
+    """The directories above ``paths`` that do not exist yet, outermost first: the apply
+    will make them (write_atomic's mkdir -p, or a command)."""
+    made: list[str] = []
+    for path in paths:
+        missing = []
+        parent = PurePosixPath(path).parent
+        while parent != parent.parent and not os.path.lexists(system.path(str(parent))):
+            missing.append(str(parent))
+            parent = parent.parent
+        made.extend(d for d in reversed(missing) if d not in made)
+    return sorted(made, key=lambda d: (d.count("/"), d))
+
+
+def _link_dirs(plan: Plan) -> list[str]:
+    return sorted({d for c in plan.commands for d in c.links_in})
+
+
+def _names(system: System, directory: str) -> list[str]:
+    try:
+        return sorted(os.listdir(system.path(directory)))
+    except OSError:
+        return []
 
 
 def _secret_paths(plan: Plan) -> frozenset[str]:
@@ -560,7 +633,8 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
                 "edit): review the step again (nothing was written)", False, run.log)
         warnings_before = set(postfix.check_config(system)) if (
             system.run_commands and postfix.installed(system)) else set()
-        backup = Backup.create(system, _paths(plan), plan, _secret_paths(plan))
+        backup = Backup.create(system, _paths(plan), plan, _secret_paths(plan),
+                               _running_now(system, plan.reload | plan.restart))
     except (OSError, ValueError, CommandError, postfix.StagingError) as exc:
         run.emit("fail", f"backup: {exc}")
         return ApplyResult(False, None, "backup", f"{exc} (nothing was written)", False, run.log)
@@ -614,13 +688,70 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
     return ApplyResult(True, backup.directory, reason=late.lstrip("; "), log=run.log)
 
 
+def _running_now(system: System, names: frozenset[str]) -> dict[str, bool]:
+    """Which of the services ``names`` run now (before an apply touches them)."""
+    if not system.run_commands:
+        return {}
+    states = {}
+    for name in sorted(names):
+        with contextlib.suppress(ValueError, OSError, CommandError):
+            states[name] = services.running(system, name)
+    return states
+
+
+def _settle(system: System, log: _Log, name: str, action: services.Action,
+            was_running: bool | None) -> None:
+    """Leave service ``name`` as it was before the apply: stopped if it was stopped (stop it
+    when the apply started it), else reloaded on the restored files. Report what is true
+    afterwards: a daemon that runs is never said to be gone."""
+    if was_running is False:
+        try:
+            if not services.running(system, name):
+                log.emit("ok", f"{name} left stopped, as it was before the apply")
+                return
+            services.stop(system, name)
+            log.emit("ok", f"{name} stopped again: it was not running before the apply")
+        except (CommandError, ValueError, OSError) as exc:
+            log.emit("fail", f"{name} could not be stopped again (it was not running before "
+                             f"the apply): {exc}")
+        return
+    error: Exception | None = None
+    try:
+        services.control(system, name, action)
+    except (CommandError, ValueError, OSError) as exc:
+        error = exc
+    try:
+        up = services.wait_running(system, name)
+    except (CommandError, ValueError, OSError):
+        up = error is None
+    if up and error is None:
+        log.emit("ok", f"{name} back on the old configuration")
+    elif up:
+        log.emit("ok", f"{name} is running, but its {action} failed ({_first_line(error)}): "
+                       f"processes started before the restore may keep the new settings "
+                       f"until it is {action}ed")
+    else:
+        log.emit("fail", f"{name} did not come back: "
+                         f"{_first_line(error) if error else f'not running after the {action}'}")
+
+
+def _first_line(exc: Exception | None) -> str:
+    return str(exc).strip().splitlines()[0] if exc is not None and str(exc).strip() else (
+        type(exc).__name__ if exc is not None else "")
+
+
 def _restore(system: System, log: _Log, backup: Backup, undo: list[tuple[str, ...]], *,
              reload: frozenset[str], restart: frozenset[str] = frozenset()) -> bool:
-    """Restore the files, run the ``undo`` commands, reload or restart the services; False
-    if a file could not be put back."""
+    """Restore the files (and remove the directories the apply made), run the ``undo``
+    commands, leave each service as it was before the apply; False if a file could not be
+    put back."""
     log.emit("phase", "restoring files")
     for path in backup.restore():
         log.emit("restored", path)
+    for link in backup.removed_links:
+        log.emit("restored", f"removed the link {link}, which pointed at a removed file")
+    for directory in backup.removed_dirs:
+        log.emit("restored", f"removed the empty directory {directory}")
     for failure in backup.failed:
         log.emit("fail", f"could not restore {failure}")
     for path in backup.skipped:
@@ -632,12 +763,10 @@ def _restore(system: System, log: _Log, backup: Backup, undo: list[tuple[str, ..
                 system.run(argv, timeout=30)
             except CommandError as exc:
                 log.emit("fail", f"undo {' '.join(argv)}: {exc.reason}")
+        before = backup.manifest.running_before
         for name in sorted(restart | reload):
-            try:
-                services.control(system, name, "restart" if name in restart else "reload")
-                log.emit("ok", f"{name} back on the old configuration")
-            except (CommandError, ValueError, OSError) as exc:
-                log.emit("fail", f"{name} did not come back: {exc}")
+            _settle(system, log, name, "restart" if name in restart else "reload",
+                    before.get(name))
     if backup.failed:
         log.emit("fail", "some files could not be restored: see above")
         return False

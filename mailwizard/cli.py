@@ -214,11 +214,15 @@ def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]
         print("Dry run: nothing was written.")
         return EXIT_OK
 
+    restoring = False
+
     def show(event: Event) -> None:
+        nonlocal restoring
+        restoring = restoring or (event.kind == "phase" and event.text.startswith("restoring"))
         if event.kind == "line":
             print(f"    {event.text}")
-        elif event.kind in ("phase", "fail", "restored", "done", "skip"):
-            print(f"{event.kind}: {event.text}")
+        elif event.kind in ("phase", "fail", "restored", "done", "skip") or restoring:
+            print(f"{event.kind}: {event.text}")  # while restoring, also what each daemon does
 
     result = apply(system, plan, show, cancel)
     if result.ok:

@@ -104,6 +104,10 @@ class Command:
     secret_files: bool = False
     # Files the command made in its PRIVATE_DIR (or existing files to fix), put in place after.
     installs: tuple[Install, ...] = ()
+    # Directories where the command adds symbolic links with names not known in advance
+    # (make-ssl-cert's hash link in /etc/ssl/certs): a restore removes the new ones left
+    # dangling.
+    links_in: tuple[str, ...] = ()
 
     def display(self) -> str:
         shown = " ".join(self.argv) if self.argv else "; ".join(

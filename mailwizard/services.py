@@ -62,6 +62,45 @@ def opendkim_running(system: System) -> bool:
     return opendkim_pid(system) is not None
 
 
+def running(system: System, service: str) -> bool:
+    """Whether ``service`` runs now (postfix status; opendkim's verified pidfile or its unit)."""
+    if service == "postfix":
+        return postfix_running(system)
+    if service == "opendkim":
+        return opendkim_running(system)
+    if system.has_systemd:
+        return system.query(["systemctl", "is-active", "--quiet", service]).ok
+    raise ValueError(f"no way to tell whether {service} runs without systemd")
+
+
+def wait_running(system: System, service: str, seconds: float = 5.0) -> bool:
+    """``running``, allowing a daemon that forks a moment to write its pidfile."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        if running(system, service):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def stop(system: System, service: str) -> None:
+    """Stop ``service`` (a restore stopping a daemon the apply started)."""
+    if system.has_systemd:
+        system.run(["systemctl", "stop", service], timeout=90)
+    elif service == "postfix":
+        system.run(["postfix", "stop"], timeout=90)
+    elif service == "opendkim":
+        pid = opendkim_pid(system)
+        if pid is not None:  # verified: this PID runs /usr/sbin/opendkim
+            os.kill(pid, signal.SIGTERM)
+            _wait_gone(pid)
+    else:
+        raise ValueError(f"no way to stop {service} without systemd")
+
+
 def start_commands(system: System, service: str) -> list[tuple[str, ...]]:
     """The argvs that start a stopped ``service`` (for a plan the admin reviews)."""
     if system.has_systemd:

@@ -36,6 +36,8 @@ SASLDB_FILES = (SASLDB, CHROOT_SASLDB)
 SMTPD_CONF = "/etc/postfix/sasl/smtpd.conf"
 GROUP = "/etc/group"
 GSHADOW = "/etc/gshadow"
+# gpasswd saves the old group files as these before it rewrites them: a restore puts them back.
+GROUP_BACKUPS = ("/etc/group-", "/etc/gshadow-")
 MECHANISMS = ("PLAIN", "LOGIN")
 CHROOT_MODE, CHROOT_OWNER, CHROOT_GROUP = 0o640, "root", "sasl"
 
@@ -613,7 +615,7 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
             if not postfix_in_sasl_group(system):
                 commands.append(Command(("gpasswd", "-a", "postfix", "sasl"),
                                         "let Postfix read the user database (group sasl)",
-                                        touches=(GROUP, GSHADOW)))
+                                        touches=(GROUP, GSHADOW, *GROUP_BACKUPS)))
         users = [(login, u.password) for _, login, u in _normalised_users(a)
                  if u.password is not None]
         db = sasldb_plan(system, users, _normalised_remove(a))

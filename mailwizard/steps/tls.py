@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 from typing import Any
 
 from mailwizard import postfix, x509
@@ -332,6 +333,7 @@ is never shown.
                 ("make-ssl-cert", "generate-default-snakeoil"),
                 "create Debian's self-signed certificate and key",
                 touches=(SNAKEOIL_CERT, SNAKEOIL_KEY),
+                links_in=(str(PurePosixPath(SNAKEOIL_CERT).parent),),  # its <hash>.0 link
             ))
         files: tuple[Any, ...] = staged.changes if staged is not None else ()
         changed = bool(files or commands)

@@ -302,7 +302,7 @@ def test_plan_shape_on_a_fresh_machine(system: System, runner: RecordingRunner) 
         ("mv", "-f", tmp, chroot),
     ]
     gpasswd, setpw, install, mv = plan.commands
-    assert set(gpasswd.touches) == {GROUP, GSHADOW}
+    assert set(gpasswd.touches) == {GROUP, GSHADOW, "/etc/group-", "/etc/gshadow-"}
     assert setpw.stdin == Secret(PW) and isinstance(setpw.stdin, Secret)
     for cmd in (setpw, install, mv):
         assert {SASLDB, CHROOT_SASLDB} <= set(cmd.touches)

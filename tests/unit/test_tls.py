@@ -315,6 +315,7 @@ def test_snakeoil_missing_is_generated_and_configured(sandbox: Path, certs: Path
     (cmd,) = plan.commands
     assert cmd.argv == ("make-ssl-cert", "generate-default-snakeoil")
     assert cmd.touches == (SNAKEOIL_CERT, SNAKEOIL_KEY)
+    assert cmd.links_in == ("/etc/ssl/certs",)  # its <hash>.0 link: removed by a restore
     added = [ln[1:] for ln in plan.diff().splitlines()
              if ln.startswith("+") and not ln.startswith("+++")]
     assert sorted(added) == sorted([
