@@ -1,7 +1,9 @@
 """Apply: run ``mailwizard.apply.apply`` in a thread worker and stream what it does.
 
-Events come from the worker thread through ``call_from_thread``; every line is written as
-a Rich Text object (command output is never parsed as markup).
+Events come from the worker thread through a queue drained on the event loop, a chunk at a
+time; the log is a ``StreamLog`` (styled plain lines, only the visible rows drawn), so
+10,000 lines of apt output neither slow a key press down nor fill the heap that the
+garbage collector walks. Command output is never parsed as markup.
 """
 
 from __future__ import annotations
@@ -16,20 +18,21 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.widgets import Footer, ProgressBar, RichLog, Static
+from textual.widgets import Footer, ProgressBar, Static
 
 from mailwizard.apply import ApplyResult, Event, apply
 from mailwizard.plan import Plan
 from mailwizard.steps.dkim import DkimRecord, made_records
 
 from .common import WizardScreen
+from .streamlog import LogLine, StreamLog
 
 NEXT: dict[str, str] = {
     "hostname": "Ask your provider to set the reverse DNS (PTR) of this server's address "
                 "to the new name.",
     "domains": "Publish an MX record for each mail domain pointing at this server.",
 }
-DRAIN_CHUNK = 20  # events taken at a time while output pours in, ...
+DRAIN_CHUNK = 500  # events taken at a time while output pours in, ...
 DRAIN_BUDGET = 0.015  # ... for at most this long per turn of the event loop
 GENERIC_NEXT = ("Go on with the next step in the hub; when all are done, publish the DNS "
                 "records and run the test.")
@@ -51,6 +54,15 @@ def event_text(event: Event) -> Text:
     text = Text(f"{mark} ", style=style)
     text.append(event.text, style=style if event.kind != "run" else "")
     return text
+
+
+def event_lines(event: Event) -> list[LogLine]:
+    """The log's lines for ``event``, styled as ``event_text`` styles it (the whole line in
+    the kind's style); lines after the first aligned with the text, in the same style."""
+    mark, style = STYLES.get(event.kind, ("", ""))
+    first, *rest = event.text.splitlines() or [""]
+    indent = " " * (len(mark) + 1)
+    return [LogLine(first, style, mark, style), *(LogLine(indent + line, style) for line in rest)]
 
 
 class ApplyScreen(WizardScreen):
@@ -81,7 +93,7 @@ class ApplyScreen(WizardScreen):
         yield Static(head, id="apply-title")
         yield ProgressBar(total=None, show_eta=False, id="apply-progress")
         yield Static(Text("starting…", style="dim"), id="apply-current")
-        yield RichLog(id="apply-log", markup=False, highlight=False, wrap=True)
+        yield StreamLog(id="apply-log")
         yield Static(id="apply-outcome")
         yield Static(id="apply-record", markup=False)  # no border: a mouse copy gets the text
         yield Footer()
@@ -131,8 +143,7 @@ class ApplyScreen(WizardScreen):
                 del self._pending[:DRAIN_CHUNK]
                 more = bool(self._pending)
                 self._drain_posted = more
-            for event in events:
-                self._event(event)
+            self._show(events)
             if not more:
                 return
             if deadline is not None and time.perf_counter() > deadline:
@@ -143,17 +154,26 @@ class ApplyScreen(WizardScreen):
     def finished(self) -> bool:
         return self.result is not None
 
-    def _event(self, event: Event) -> None:
-        if event.total:
+    def _show(self, events: list[Event]) -> None:
+        """One chunk of events: the log written once, the bar and the current line set to
+        the last that changed them."""
+        if not events:
+            return
+        lines: list[LogLine] = []
+        for event in events:
+            if event.kind == "line":
+                self.last_lines = [*self.last_lines[-7:], event.text]
+            elif event.kind == "run":
+                self.last_lines = []
+            lines.extend(event_lines(event))
+        progress = [e for e in events if e.total]
+        if progress:
             self.query_one("#apply-progress", ProgressBar).update(
-                total=event.total, progress=event.done)
-        if event.kind in ("run", "phase"):
-            self.query_one("#apply-current", Static).update(event_text(event))
-        if event.kind == "line":
-            self.last_lines = [*self.last_lines[-7:], event.text]
-        elif event.kind == "run":
-            self.last_lines = []
-        self.query_one("#apply-log", RichLog).write(event_text(event))
+                total=progress[-1].total, progress=progress[-1].done)
+        current = [e for e in events if e.kind in ("run", "phase")]
+        if current:
+            self.query_one("#apply-current", Static).update(event_text(current[-1]))
+        self.query_one("#apply-log", StreamLog).write_lines(lines)
 
     def _finished(self, result: ApplyResult, records: list[DkimRecord] | None = None) -> None:
         self._drain()
@@ -201,7 +221,7 @@ class ApplyScreen(WizardScreen):
         box.set_class(not result.ok, "-failed")
         self._show_records()
         # The outcome box took room from the log: keep the log's last lines in view.
-        log = self.query_one("#apply-log", RichLog)
+        log = self.query_one("#apply-log", StreamLog)
         self.call_after_refresh(log.scroll_end, animate=False, immediate=True)
 
     def _show_records(self) -> None:

@@ -10,12 +10,13 @@ import asyncio
 import json
 import sys
 
-from textual.widgets import OptionList, RichLog, Static
+from textual.widgets import OptionList, Static
 
 from mailwizard.app import MailWizardApp
 from mailwizard.screens.apply import ApplyScreen
 from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
+from mailwizard.screens.streamlog import StreamLog
 from mailwizard.system import System
 from tests.pilot.harness import hub_ready, step_ready, type_into, wait_for
 
@@ -50,7 +51,7 @@ async def drive(fqdn: str) -> dict[str, object]:
         assert applying.result is not None
         out["ok"] = applying.result.ok
         out["outcome"] = text(applying, "#apply-outcome")
-        out["log"] = [line.text for line in applying.query_one(RichLog).lines]
+        out["log"] = list(applying.query_one(StreamLog).lines)
         await pilot.press("escape")
         await hub_ready(pilot)
         hub = app.screen

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -151,3 +152,8 @@ async def fill_dkim(pilot: Pilot[None]) -> None:
     await type_into(pilot, DKIM_DOMAIN, "example.com", keys=2)
     await type_into(pilot, DMARC_RUA, "postmaster@example.com", keys=2)
     await step_ready(pilot)
+
+
+def screen_rows(app: App[None]) -> list[str]:
+    """The terminal's rows as plain text, as the compositor would draw them now."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

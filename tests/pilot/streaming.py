@@ -10,10 +10,10 @@ from pathlib import Path
 
 from textual import events
 from textual.pilot import Pilot
-from textual.widgets import RichLog
 
 from mailwizard.app import MailWizardApp
 from mailwizard.plan import Command, Plan
+from mailwizard.screens.streamlog import StreamLog
 from mailwizard.system import System
 from tests.pilot.harness import hub_ready, wait_for
 from tests.support import SandboxReader
@@ -50,8 +50,8 @@ def streaming_app(sandbox: Path) -> MailWizardApp:
 
 def log_lines(pilot: Pilot[None]) -> int:
     """Lines in the apply log (0 while the screen is not composed yet)."""
-    found = pilot.app.screen.query("#apply-log").results(RichLog)
-    return sum(len(log.lines) for log in found)
+    found = pilot.app.screen.query("#apply-log").results(StreamLog)
+    return sum(log.line_count for log in found)
 
 
 async def start_applying(pilot: Pilot[None], command: Command, *, lines: int) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable, RichLog
+from textual.widgets import DataTable
 
 from mailwizard.screens.aliases import AliasesScreen
 from mailwizard.screens.review import ReviewScreen
+from mailwizard.screens.streamlog import StreamLog
 from mailwizard.steps.aliases import AliasesAnswers
 from tests.pilot.harness import (
     apply_from_review,
@@ -116,7 +117,7 @@ async def test_add_and_edit_then_apply(sandbox: Path, runner: RecordingRunner) -
         assert "postalias hash:" in commands
         apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok, "\n".join(
-            line.text for line in apply_screen.query_one(RichLog).lines)
+            apply_screen.query_one(StreamLog).lines)
         assert ("postalias", f"hash:{sandbox}/etc/aliases") in runner.argvs()
         assert (sandbox / "etc/aliases").read_text() == (
             "# See man 5 aliases for format\n"

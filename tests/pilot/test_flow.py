@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from textual.widgets import Input, OptionList, RichLog
+from textual.widgets import Input, OptionList
 
 from mailwizard.screens.domains import DomainsScreen
 from mailwizard.screens.help import HelpScreen
@@ -13,6 +13,7 @@ from mailwizard.screens.hostname import HostnameScreen
 from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.step_base import Field
+from mailwizard.screens.streamlog import StreamLog
 from mailwizard.steps import STEPS
 from tests.pilot.harness import (
     apply_from_review,
@@ -141,7 +142,7 @@ async def test_hostname_review_apply(sandbox: Path, runner: RecordingRunner) -> 
         assert apply_screen.result is not None and apply_screen.result.ok
         outcome = static_text(apply_screen, "#apply-outcome")
         assert "✔ Applied" in outcome and "What next" in outcome
-        log = "\n".join(line.text for line in apply_screen.query_one(RichLog).lines)
+        log = "\n".join(apply_screen.query_one(StreamLog).lines)
         assert "✔ wrote /etc/hostname" in log
         argvs = runner.argvs()
         assert ("hostname", "mail.example.com") in argvs

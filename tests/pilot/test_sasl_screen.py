@@ -9,12 +9,20 @@ from pathlib import Path
 
 from rich.console import Console
 from textual.app import App
-from textual.widgets import OptionList, RichLog, Static
+from textual.widgets import OptionList, Static
 
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.sasl import ConfirmDelete, LoginDialog, SaslScreen
+from mailwizard.screens.streamlog import StreamLog
 from mailwizard.secret import Secret
-from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
+from tests.pilot.harness import (
+    apply_from_review,
+    make_app,
+    screen_rows,
+    step_ready,
+    type_into,
+    wait_for,
+)
 from tests.support import OLD, PW, PW2, RecordingRunner, seed_logins
 
 
@@ -166,7 +174,7 @@ async def test_add_review_apply_never_shows_the_password(
         apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok, (
             apply_screen.result.failed, apply_screen.result.reason)
-        log = "\n".join(line.text for line in apply_screen.query_one(RichLog).lines)
+        log = "\n".join(apply_screen.query_one(StreamLog).lines)
         assert PW not in log
         assert_no_password(app, log)
         calls = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
@@ -177,6 +185,27 @@ async def test_add_review_apply_never_shows_the_password(
         argvs = [c.argv[0] for c in runner.calls]
         assert argvs.index("saslpasswd2") < argvs.index("install") < argvs.index("mv")
         assert "smtpd_sasl_auth_enable = yes" in (sandbox / "etc/postfix/main.cf").read_text()
+
+
+async def test_apply_at_80x24_ends_on_the_result(sandbox: Path, runner: RecordingRunner) -> None:
+    """#11 item 10: the log ends on its last line (not at ``▶ runuser…``) once the outcome
+    box has taken its room, and the outcome box is whole."""
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sasl(pilot)
+        await add_login(pilot, "bob@example.com", PW)
+        await step_ready(pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        apply_screen = await apply_from_review(pilot)
+        assert apply_screen.result is not None and apply_screen.result.ok
+        await pilot.pause(0.3)
+        shown = screen_rows(app)
+        text = "\n".join(shown)
+        top = next(i for i, row in enumerate(shown) if "╭" in row)  # the log's box
+        bottom = next(i for i, row in enumerate(shown) if i > top and "╰" in row)
+        assert "✔ applied" in shown[bottom - 1], text  # its last row: no blank, no scrollbar
+        assert "✔ Applied." in text and "mailwizard rollback" in text, text
 
 
 async def test_change_password_twice_masked(sandbox: Path, runner: RecordingRunner) -> None:

@@ -7,9 +7,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, RadioButton, RadioSet, RichLog
+from textual.widgets import Input, RadioButton, RadioSet
 
 from mailwizard.screens.review import ReviewScreen
+from mailwizard.screens.streamlog import StreamLog
 from mailwizard.screens.tls import TlsScreen
 from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY
 from mailwizard.system import System
@@ -58,7 +59,7 @@ async def test_fresh_machine_generates_snakeoil(sandbox: Path, certs: Path) -> N
         assert "+smtpd_tls_security_level = may" in diff
         apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok, "\n".join(
-            line.text for line in apply_screen.query_one(RichLog).lines)
+            apply_screen.query_one(StreamLog).lines)
         argvs = runner.argvs()
         assert ("make-ssl-cert", "generate-default-snakeoil") in argvs
         assert any(a[:2] in (("postfix", "reload"), ("postfix", "start")) for a in argvs)
