@@ -11,14 +11,17 @@ from __future__ import annotations
 import importlib.resources
 import ipaddress
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import idna
-import jinja2
 
 from mailwizard import dnsrecords, postfix
 from mailwizard.facts import interface_addresses
 from mailwizard.system import System
 from mailwizard.validate import Invalid
+
+if TYPE_CHECKING:
+    import jinja2
 
 DEFAULT_TTL = 3600
 DEFAULT_SPF = "v=spf1 mx ~all"
@@ -203,6 +206,8 @@ def records(config: Config, ttl: int = DEFAULT_TTL) -> list[Record]:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2  # only when a zone is written: not before the hub's first frame
+
     loader = jinja2.FileSystemLoader(str(importlib.resources.files("mailwizard.templates")))
     return jinja2.Environment(loader=loader, autoescape=False, keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True,
