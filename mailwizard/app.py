@@ -106,9 +106,19 @@ class MailWizardApp(App[None]):
             self.notify(f"{step.title}: not available yet", severity="warning")
             return
         screen_cls = ui.step_screen(name)
-        if from_hub:
+        if not from_hub:
+            self.push_screen(screen_cls(step))
+            return
+
+        def go() -> None:
             self.back_to_hub()
-        self.push_screen(screen_cls(step))
+            self.push_screen(screen_cls(step))
+
+        here = self.screen  # the palette's jump leaves it: it may have unsaved edits
+        if isinstance(here, ui.WizardScreen):
+            here.confirm_leave(go)
+        else:
+            go()
 
     def open_review(self, plan: Plan, title: str) -> None:
         self.push_screen(ui.ReviewScreen(plan, title))
@@ -118,6 +128,14 @@ class MailWizardApp(App[None]):
 
     def open_help(self, markdown: str, title: str) -> None:
         self.push_screen(ui.HelpScreen(markdown, title))
+
+    async def action_quit(self) -> None:
+        """ctrl+q: the screen may ask first (a step screen with unsaved edits does)."""
+        screen = self.screen
+        if isinstance(screen, ui.WizardScreen):
+            screen.confirm_leave(self.exit, quitting=True)
+        else:
+            self.exit()  # e.g. on the discard question itself: the admin insists
 
     def back_to_hub(self) -> None:
         """Pop every screen above the hub; the hub refreshes its statuses when resumed."""

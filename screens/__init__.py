@@ -13,6 +13,7 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from .common import WizardScreen
 from .hub import HubScreen
 
 if TYPE_CHECKING:
@@ -77,5 +78,6 @@ __all__ = [
     "PreflightScreen",
     "ReviewScreen",
     "StepScreen",
+    "WizardScreen",
     "step_screen",
 ]

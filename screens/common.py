@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from textual.screen import Screen
@@ -31,3 +32,8 @@ class WizardScreen(Screen[None]):
     def blink(self) -> bool:
         """Blinking cursors for people, none for tests and snapshots (headless)."""
         return not self.app.is_headless
+
+    def confirm_leave(self, then: Callable[[], object], *, quitting: bool = False) -> None:
+        """Call ``then`` (which throws this screen away: back, or quit) once nothing would
+        be lost. Here: at once; a step screen with unsaved edits asks first."""
+        then()

@@ -35,7 +35,8 @@ That is all. The base does the rest:
   worker and shows ``plan.summary()``'s rows under "What will change". Problems whose field
   is ``key``, ``key[i]`` or ``key.sub`` are shown at that Field; others in the panel.
 * ctrl+s (or enter in the last field): review, blocked while any field is invalid or the step
-  reports an error; an empty plan says "nothing to change". esc: back. f1: ``step.help``.
+  reports an error; an empty plan says "nothing to change". esc: back (and ctrl+q: quit),
+  asking first when the form's answers differ from those it was filled with. f1: ``step.help``.
 
 Optional hooks, all called on the main thread with data read in the workers:
 
@@ -199,6 +200,7 @@ class StepScreen(WizardScreen, Generic[A]):
         self.error = ""  # propose() raised: shown in the panel
         self._timer: Timer | None = None
         self._review_when_ready = False
+        self._as_loaded: object = None  # answers_from_form() right after fill_form
 
     # The subclass contract --------------------------------------------------------------
 
@@ -263,6 +265,16 @@ class StepScreen(WizardScreen, Generic[A]):
         self._timer = self.set_timer(DEBOUNCE, self._recompute)
 
     @property
+    def unsaved(self) -> bool:
+        """The form says something else than when it was filled (an edit esc would lose)."""
+        if not self.loaded:
+            return False
+        try:
+            return self.answers_from_form() != self._as_loaded
+        except Invalid:
+            return True  # half-typed: that is an edit too
+
+    @property
     def settled(self) -> bool:
         """Loaded, and the panel shows the form's current answers (tests wait for this)."""
         return self.loaded and self.result_generation == self.generation
@@ -310,6 +322,9 @@ class StepScreen(WizardScreen, Generic[A]):
         self.use_context(context)
         self.fill_form(current)
         self.loaded = True
+        # Once the widgets have handled what filling them posted (a RadioSet learns its
+        # pressed button from a message): what "nothing edited" means on this form.
+        self.call_after_refresh(self._remember_as_loaded)
         if self.focused is None:  # the form disabled the focused widget (TLS: snakeoil)
             self._focus_first()
         for field in self.query(Field):
@@ -319,6 +334,12 @@ class StepScreen(WizardScreen, Generic[A]):
         if isinstance(focused, Input) and focused.select_on_focus:
             focused.select_all()  # as if focused now: typing replaces today's value
         self.changed()
+
+    def _remember_as_loaded(self) -> None:
+        try:
+            self._as_loaded = self.answers_from_form()
+        except Invalid:
+            self._as_loaded = None  # today's settings do not parse: any answer differs
 
     def _load_failed(self, exc: Exception) -> None:
         self.loaded = True
@@ -417,7 +438,20 @@ class StepScreen(WizardScreen, Generic[A]):
     # Actions ----------------------------------------------------------------------------
 
     def action_back(self) -> None:
-        self.app.pop_screen()
+        self.confirm_leave(self.app.pop_screen)
+
+    def confirm_leave(self, then: Callable[[], object], *, quitting: bool = False) -> None:
+        """Esc and ctrl+q: with unsaved edits, ask first (keep editing / discard)."""
+        if not self.unsaved:
+            then()
+            return
+        from .unsaved import DiscardEdits
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                then()
+
+        self.app.push_screen(DiscardEdits(self.step.title, quitting=quitting), answered)
 
     def action_help(self) -> None:
         self.wizard.open_help(self.step.help or f"# {self.step.title}\n\n{self.step.blurb}",
