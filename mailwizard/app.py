@@ -7,9 +7,10 @@ Flow: hub → step screen → review → apply → back to the hub (statuses ref
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from functools import partial
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App
 from textual.binding import Binding
@@ -18,11 +19,14 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 # The screens are installed as mailwizard.screens from the top-level screens/ directory (a
 # setuptools package-dir map), which mypy cannot follow: it checks them as "screens".
 import mailwizard.screens as ui  # type: ignore[import-not-found,unused-ignore]
-from mailwizard import preflight
+from mailwizard import interrupt, journal, preflight
 from mailwizard.plan import Plan
 from mailwizard.steps import STEPS
 from mailwizard.steps.base import Step
 from mailwizard.system import System
+
+if TYPE_CHECKING:
+    from mailwizard.screens.apply import ApplyScreen  # type: ignore[import-not-found,unused-ignore]
 
 THEME = "textual-dark"
 
@@ -71,13 +75,17 @@ class MailWizardApp(App[None]):
     ]
 
     def __init__(self, system: System, start_step: str | None = None,
-                 *, euid: int | None = None) -> None:
+                 *, euid: int | None = None, handle_signals: bool = False) -> None:
         super().__init__()
         self.system = system
         self.start_step = start_step
         self.euid = euid  # tests: pretend to be another user (None: the real one)
         self.steps: list[Step[Any]] = list(STEPS)
         self.theme = THEME
+        # SIGHUP/SIGTERM/SIGINT stop an apply at a safe point, then quit (the CLI's run)
+        self.handle_signals = handle_signals
+        self.applying: ApplyScreen | None = None  # the apply that runs now, if any
+        self.quit_after_apply = False
 
     def step(self, name: str) -> Step[Any]:
         for step in self.steps:
@@ -90,12 +98,95 @@ class MailWizardApp(App[None]):
         return self.step(name).available and name in ui.SCREENS
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for signum in interrupt.SIGNALS:
+                loop.add_signal_handler(signum, self.on_signal, signum)
         self.push_screen(ui.HubScreen())
         blockers = preflight.check(self.system, self.euid)
         if blockers:
             self.push_screen(ui.PreflightScreen(blockers[0]))
+            return
+        found = journal.find(self.system)
+        if found is not None:  # an earlier apply never finished: say so first
+            from mailwizard.screens.interrupted import (  # type: ignore[import-not-found,unused-ignore]
+                InterruptedDialog,
+            )
+
+            self.push_screen(InterruptedDialog(found, self.system), self._after_undo)
         elif self.start_step:
             self.open_step(self.start_step)
+
+    def _after_undo(self, undone: bool | None) -> None:
+        if undone:
+            self.back_to_hub()
+            hub = self.screen
+            if isinstance(hub, ui.HubScreen):
+                hub.refresh_statuses()
+        if self.start_step:
+            self.open_step(self.start_step)
+
+    # Quitting while an apply runs ----------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """ctrl+q: while an apply runs, ask (finish first, or stop and restore) instead;
+        otherwise the screen may ask first (a step screen with unsaved edits does)."""
+        applying = self.applying
+        if applying is None:
+            screen = self.screen
+            if isinstance(screen, ui.WizardScreen):
+                screen.confirm_leave(self.exit, quitting=True)
+            else:
+                self.exit()  # e.g. on the discard question itself: the admin insists
+            return
+        if self.quit_after_apply:
+            self.notify("mailwizard quits once the apply has finished or been restored.")
+            return
+        from mailwizard.screens.interrupted import (  # type: ignore[import-not-found,unused-ignore]
+            StopApplyDialog,
+        )
+
+        def chosen(choice: str | None) -> None:
+            if self.applying is None:  # it finished while the dialog was open
+                if choice in ("finish", "stop"):
+                    self.quit_saying(self.apply_outcome)
+                return
+            if choice == "finish":
+                self.quit_after_apply = True
+                self.notify("The apply goes on; mailwizard quits when it has finished.")
+            elif choice == "stop":
+                self.quit_after_apply = True
+                self.applying.cancel.request("ctrl+q (stop and restore)")
+                self.notify("Stopping at the next safe point, then restoring every file.")
+
+        self.push_screen(StopApplyDialog(), chosen)
+
+    def on_signal(self, signum: int) -> None:
+        """SIGHUP (the SSH connection dropped), SIGTERM, SIGINT: an apply stops at its next
+        safe point and restores every file, then the app quits; otherwise it quits now."""
+        why = interrupt.describe(signum)
+        if self.applying is None:
+            self.quit_saying(f"mailwizard: {why}: quit (no apply was running)", 128 + signum)
+            return
+        self.quit_after_apply = True
+        self.applying.cancel.request(why, signum)
+
+    apply_outcome = ""  # what the last apply did, in a line: said after quitting
+
+    def apply_finished(self, screen: ApplyScreen, outcome: str) -> None:
+        """The apply screen's report: it ended (``outcome`` says how); quit if asked to."""
+        if self.applying is screen:
+            self.applying = None
+        self.apply_outcome = outcome
+        if self.quit_after_apply:
+            self.quit_saying(outcome)
+
+    said_on_exit = ""
+
+    def quit_saying(self, message: str, return_code: int = 0) -> None:
+        """Quit; ``message`` is printed on the terminal once the screen is gone."""
+        self.said_on_exit = message
+        self.exit(return_code=return_code, message=message)
 
     # Navigation -------------------------------------------------------------------------
 
@@ -128,14 +219,6 @@ class MailWizardApp(App[None]):
 
     def open_help(self, markdown: str, title: str) -> None:
         self.push_screen(ui.HelpScreen(markdown, title))
-
-    async def action_quit(self) -> None:
-        """ctrl+q: the screen may ask first (a step screen with unsaved edits does)."""
-        screen = self.screen
-        if isinstance(screen, ui.WizardScreen):
-            screen.confirm_leave(self.exit, quitting=True)
-        else:
-            self.exit()  # e.g. on the discard question itself: the admin insists
 
     def back_to_hub(self) -> None:
         """Pop every screen above the hub; the hub refreshes its statuses when resumed."""

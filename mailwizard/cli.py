@@ -127,8 +127,13 @@ def _say_if_interrupted(system: System) -> None:
 def _run_app(system: System, step: str | None) -> int:
     from mailwizard.app import MailWizardApp
 
-    MailWizardApp(system, start_step=step).run()
-    return EXIT_OK
+    app = MailWizardApp(system, start_step=step, handle_signals=True)
+    try:
+        app.run()
+    except OSError:  # the terminal hung up (SIGHUP): the apply was stopped or finished
+        if not _mute_if_hung_up():
+            raise
+    return app.return_code or EXIT_OK
 
 
 def cmd_apply(system: System, ns: argparse.Namespace) -> int:
@@ -174,17 +179,26 @@ def _say(text: str, err: bool = False) -> None:
         print(text, file=sys.stderr if err else sys.stdout, flush=True)
 
 
-def _mute_if_hung_up() -> None:
+_WAS_TTY: dict[int, bool] = {fd: os.isatty(fd) for fd in (1, 2)}
+
+
+def _mute_if_hung_up() -> bool:
     """After a hang-up, point stdout and stderr at /dev/null so that the interpreter's
-    last flush does not fail the exit code."""
+    last flush does not fail the exit code; True if they had hung up."""
+    hung_up = False
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except OSError:
-            with contextlib.suppress(OSError):
+            fd = stream.fileno()
+            if _WAS_TTY.get(fd) and not os.isatty(fd):  # a hung-up tty fails tcgetattr
+                raise OSError("the terminal hung up")
+        except (OSError, ValueError):
+            hung_up = True
+            with contextlib.suppress(OSError, ValueError):
                 null = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(null, stream.fileno())
                 os.close(null)
+    return hung_up
 
 
 def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen],

@@ -20,7 +20,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Footer, ProgressBar, Static
 
-from mailwizard.apply import ApplyResult, Event, apply
+from mailwizard.apply import INTERRUPTED, ApplyResult, Event, apply
+from mailwizard.interrupt import Cancel
 from mailwizard.plan import Plan
 from mailwizard.steps.dkim import DkimRecord, made_records
 
@@ -86,6 +87,7 @@ class ApplyScreen(WizardScreen):
         self._pending: list[Event] = []  # from the apply thread, not shown yet
         self._drain_posted = False
         self.records: list[DkimRecord] = []  # keys this apply made: their records to publish
+        self.cancel = Cancel()  # ctrl+q's "stop and restore", a signal: stop at a safe point
 
     def compose(self) -> ComposeResult:
         head = Text(" mailwizard", style="bold")
@@ -101,6 +103,7 @@ class ApplyScreen(WizardScreen):
     def on_mount(self) -> None:
         self.query_one("#apply-outcome", Static).display = False
         self.query_one("#apply-record", Static).display = False
+        self.wizard.applying = self
         self._run()
 
     class Drain(Message):
@@ -119,7 +122,7 @@ class ApplyScreen(WizardScreen):
             self.post_message(self.Drain())
 
         try:
-            result = apply(self.system, self.plan, emit)
+            result = apply(self.system, self.plan, emit, self.cancel)
         except Exception as exc:  # apply() reports plan failures; this is a bug or OS error
             result = ApplyResult(False, failed="apply", reason=f"{type(exc).__name__}: {exc}")
         records: list[DkimRecord] = []
@@ -199,6 +202,16 @@ class ApplyScreen(WizardScreen):
                 outcome.append("\nUndo with ", style="dim")
                 outcome.append("mailwizard rollback", style="bold")
                 outcome.append(".", style="dim")
+        elif result.failed == INTERRUPTED:
+            self.query_one("#apply-current", Static).update(
+                Text(f"✖ {result.reason}", style="bold yellow"))
+            outcome.append("✖ Stopped: ", style="bold yellow")
+            outcome.append(result.reason, style="bold")
+            if result.restored:
+                outcome.append("\n✔ All files restored", style="bold green")
+                outcome.append(": nothing of this apply remains.", style="")
+            elif result.backup is None:
+                outcome.append("\nNothing was written.", style="")
         else:
             self.query_one("#apply-current", Static).update(
                 Text(f"✖ failed: {result.failed}", style="bold red"))
@@ -223,6 +236,7 @@ class ApplyScreen(WizardScreen):
         # The outcome box took room from the log: keep the log's last lines in view.
         log = self.query_one("#apply-log", StreamLog)
         self.call_after_refresh(log.scroll_end, animate=False, immediate=True)
+        self.wizard.apply_finished(self, outcome_line(result))
 
     def _show_records(self) -> None:
         widget = self.query_one("#apply-record", Static)
@@ -255,6 +269,23 @@ class ApplyScreen(WizardScreen):
 
     def action_done(self) -> None:
         if self.result is None:
-            self.notify("Still applying: wait for it to finish.", severity="warning")
+            self.notify("Still applying: wait for it to finish (ctrl+q offers to stop it "
+                        "and restore every file).", severity="warning")
             return
         self.wizard.back_to_hub()
+
+
+def outcome_line(result: ApplyResult) -> str:
+    """The outcome in one line, for the terminal after mailwizard has quit."""
+    if result.ok:
+        late = f" ({result.reason})" if result.reason else ""
+        return f"mailwizard: applied{late}. Backup of the old files: {result.backup}"
+    what = (f"apply {result.reason}" if result.failed == INTERRUPTED
+            else f"apply failed at {result.failed}: {result.reason.splitlines()[0]}"
+            if result.reason else f"apply failed at {result.failed}")
+    if result.backup is None:
+        return f"mailwizard: {what}; nothing was written."
+    if result.restored:
+        return f"mailwizard: {what}; every file was restored from {result.backup}."
+    return (f"mailwizard: {what}; NOT every file could be restored: the old files are in "
+            f"{result.backup}.")
