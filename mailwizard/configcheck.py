@@ -74,7 +74,7 @@ def check_opendkim(system: System, timeout: float = 3.0) -> CheckResult:
 
 def check_tls(system: System, now: datetime | None = None) -> CheckResult:
     from mailwizard.facts import tls_files
-    from mailwizard.steps.tls import check_pair
+    from mailwizard.steps.tls import check_pair, is_exposure
 
     cert, key = tls_files(system)
     host = postfix.get(system, "myhostname")
@@ -84,7 +84,8 @@ def check_tls(system: System, now: datetime | None = None) -> CheckResult:
                            "(the tls step)", expected, "smtpd_tls_cert_file is not set")
     problems = check_pair(system, cert, key or cert, now=now or datetime.now(UTC))
     # Every problem counts here: a name mismatch or a near expiry is what the check is for.
-    bad = [p for p in problems if "readable by every user" not in p.message]
+    # Who else can read the key is a warning here too (a 644 key still works).
+    bad = [p for p in problems if not is_exposure(p)]
     if bad:
         return CheckResult("config.tls", "fail", "; ".join(p.message for p in bad), expected,
                            cert)

@@ -335,18 +335,28 @@ def sasl_user(value: str) -> str:
 
 
 MIN_PASSWORD = 10
+MAX_PASSWORD = 256  # saslpasswd2 reads a line into a fixed buffer; mail clients cap it too
 
 
 def password(value: str, *, user: str = "") -> str:
-    """A SASL password: at least 10 characters, not the login, no line breaks."""
-    if "\n" in value or "\r" in value or "\0" in value:
+    """A SASL password: 10 to 256 printable characters, not guessable (zxcvbn, with the login
+    and its domain as the first guesses; see ``mailwizard.strength``). Messages never hold it."""
+    if any(ch in value for ch in "\n\r\0\x85\u2028\u2029"):
         raise Invalid("a password cannot contain a line break")
+    if any(not ch.isprintable() and ch != " " for ch in value):
+        raise Invalid("a password uses printable characters only (no tabs, control "
+                      "characters or bytes that are not UTF-8)")
     if len(value) < MIN_PASSWORD:
         raise Invalid(f"a password needs at least {MIN_PASSWORD} characters")
+    if len(value) > MAX_PASSWORD:
+        raise Invalid(f"a password has at most {MAX_PASSWORD} characters")
     if user and value.lower() in {user.lower(), user.split("@")[0].lower()}:
         raise Invalid("a password cannot be the login name")
-    if len(set(value)) < 4:
-        raise Invalid("a password needs more than three different characters")
+    from mailwizard.strength import weakness
+
+    why = weakness(value, user)
+    if why:
+        raise Invalid(f"this password is too weak: {why}")
     return value
 
 

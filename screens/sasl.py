@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 from mailwizard import validate
 from mailwizard.secret import Secret
 from mailwizard.steps.base import Problem
-from mailwizard.steps.sasl import SaslAnswers, SaslUser, password_problems
+from mailwizard.steps.sasl import AUTH_RATE_LIMIT, SaslAnswers, SaslUser, password_problems
 from mailwizard.validate import Invalid
 
 from .step_base import Field, StepScreen
@@ -50,15 +50,14 @@ class LoginsField(Field):
 
 
 class AuthField(Field):
-    """The AUTH switch and, when the step warns that TLS is missing, a framed explanation."""
+    """The AUTH switch, the brake on guessing under it (or an error), and, when the step warns
+    that TLS is missing, a framed explanation."""
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-row"):
             yield Label(self.label, classes="field-label")
             yield self.widget
-        message = Static("", classes="field-message", markup=False)
-        message.display = False  # only for an error: the switch explains itself
-        yield message
+        yield Static(Text(self.hint, style="dim"), classes="field-message", markup=False)
         notice = Static("", id="sasl-tls", markup=False)
         notice.border_title = TLS_TITLE
         notice.display = False
@@ -68,8 +67,8 @@ class AuthField(Field):
         errors = [p.message for p in self.problems if p.level == "error"]
         warnings = [p.message for p in self.problems if p.level == "warning"]
         message = self.query_one(".field-message", Static)
-        message.display = bool(errors)
-        message.update(Text("✖ " + errors[0], style="bold red") if errors else "")
+        message.update(Text("✖ " + errors[0], style="bold red") if errors
+                       else Text(self.hint, style="dim"))
         self.set_class(bool(errors), "-error")
         notice = self.query_one("#sasl-tls", Static)
         notice.display = bool(warnings)
@@ -260,7 +259,8 @@ class SaslScreen(StepScreen[SaslAnswers]):
         yield LoginsField("Logins", USERS, widget=OptionList(id="sasl-logins"),
                           hint="⏎ new password · ^n add · ^d delete · all after review")
         yield AuthField("AUTH", ENABLED, widget=Tick(
-            "offer logins after STARTTLS (ports 25 and 587)", id="sasl-enabled"))
+            "offer logins after STARTTLS (ports 25 and 587)", id="sasl-enabled"),
+            hint=f"against guessing: at most {AUTH_RATE_LIMIT} AUTH tries a minute per client")
 
     @property
     def logins(self) -> list[str]:

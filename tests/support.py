@@ -131,8 +131,9 @@ OLD = "0ld-Password-Stored"  # the password seed_logins stores
 def seed_logins(sandbox: Path, *logins: str, auth: bool = True) -> None:
     """Real sasldb2 (and its chroot copy) holding ``logins``; AUTH on in main.cf.
 
-    (smtpd_tls_auth_only is set too: with several new parameters, ``postconf -e`` appends
-    them in a random order (Postfix hash seeds), which would make snapshots flaky.)
+    (smtpd_tls_auth_only and smtpd_client_auth_rate_limit are set too: with several new
+    parameters, ``postconf -e`` appends them in a random order (Postfix hash seeds), which
+    would make snapshots flaky.)
     """
     db = sandbox / "etc/sasldb2"
     for login in logins:
@@ -147,7 +148,8 @@ def seed_logins(sandbox: Path, *logins: str, auth: bool = True) -> None:
     if auth:
         main = sandbox / "etc/postfix/main.cf"
         main.write_text(main.read_text()
-                        + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\n")
+                        + "smtpd_sasl_auth_enable = yes\nsmtpd_tls_auth_only = yes\n"
+                        "smtpd_client_auth_rate_limit = 10\n")
 
 
 def make_key(sandbox: Path, selector: str = "mail") -> Path:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mailwizard import berkeleydb, boundedread, facts, postfix
+from mailwizard import berkeleydb, boundedread, exposure, facts, postfix
 from mailwizard.plan import RUN_TOKEN, Command, FileChange, Plan
 from mailwizard.secret import Secret
 from mailwizard.steps.base import (
@@ -54,6 +54,12 @@ RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")
 # Written where main.cf leaves smtpd_relay_restrictions at Postfix's default (an expression on
 # $compatibility_level): what the default means, as a person would write it by hand.
 PLAIN_RELAY = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+# Postfix's brake on password guessing: AUTH commands per client address per
+# anvil_rate_time_unit (60 s by default), counted by the anvil service; $mynetworks is exempt
+# (smtpd_client_event_limit_exceptions). 0, Postfix's default, means no limit at all.
+AUTH_RATE_LIMIT = "10"
+ANVIL = "anvil/unix"
+ANVIL_ENTRY = "anvil unix - - y - 1 anvil"
 
 SECTION_KEYS = ("enabled", "users", "remove", "local_domain")
 USER_KEYS = ("user", "password_env", "password_file")
@@ -408,6 +414,10 @@ def config_staged(a: SaslAnswers, system: System) -> postfix.Staged:
         local = effective_local_domain(a, system)
         if local:
             want["smtpd_sasl_local_domain"] = local
+        if now.get("smtpd_client_auth_rate_limit", "0") in ("", "0"):  # keep the admin's own
+            want["smtpd_client_auth_rate_limit"] = AUTH_RATE_LIMIT
+        if ANVIL not in services:
+            new_services.append(f"{ANVIL}={ANVIL_ENTRY}")
         written = postfix.explicit(system).get("smtpd_relay_restrictions")
         relay = PLAIN_RELAY if written is None else with_sasl_relay(written)
         if relay != written:
@@ -429,7 +439,7 @@ def config_staged(a: SaslAnswers, system: System) -> postfix.Staged:
     return postfix.stage(
         system, set_main=edits, set_services=new_services,
         set_service_params=[f"{SUBMISSION}/{k}={v}" for k, v in service_params.items()],
-        why="SASL logins: AUTH after STARTTLS, submission on port 587",
+        why="SASL logins: AUTH after STARTTLS, submission on port 587, a brake on guessing",
     )
 
 
@@ -471,6 +481,11 @@ class SaslStep(Step[SaslAnswers]):
 `saslpasswd2`), lets Postfix check them (`/etc/postfix/sasl/smtpd.conf`, Postfix in group
 `sasl`), turns on `smtpd_sasl_auth_enable` with `smtpd_tls_auth_only = yes` (AUTH only after
 STARTTLS), and opens the *submission* port 587 that mail programs use.
+
+**Against password guessing.** At most 10 AUTH attempts a minute from one client address
+(`smtpd_client_auth_rate_limit = 10`, counted by Postfix's `anvil` service; your trusted
+networks are exempt); a value you set yourself is kept. Passwords are judged by zxcvbn: too
+short, too common, or built from the login or its domain is refused.
 
 **Why it matters.** Without a login, only trusted networks may send mail through the server;
 with one, your users can send from anywhere, and nobody else can.
@@ -561,6 +576,10 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
                 password(u.password.reveal(), user=login)
             except Invalid as exc:
                 problems.append(Problem(f"{where}.{u.source_field}", str(exc)))
+            if u.password_file and (found := exposure.of_path(u.password_file)):
+                problems.append(Problem(
+                    f"{where}.password_file",
+                    f"{u.password_file} {'; '.join(found)}: {exposure.advice()}", "warning"))
             if login in existing and stored is None:
                 problems.append(Problem(
                     where, f"cannot compare {login}'s stored password ({SASLDB} is not a "

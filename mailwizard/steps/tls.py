@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
-from mailwizard import postfix, x509
+from mailwizard import exposure, postfix, x509
 from mailwizard.facts import tls_configured as tls_configured  # re-exported
 from mailwizard.facts import tls_files
 from mailwizard.plan import Command, Plan
@@ -55,6 +55,8 @@ class PairFacts:
     key_mode: int | None = None
     cert_refused: str = ""  # why the file is not even handed to openssl (a device, a FIFO)
     key_refused: str = ""
+    key_owner: str = "root"
+    key_group: str = "root"
 
 
 def judge(
@@ -84,10 +86,10 @@ def judge(
             f"{key_path} is not a readable private key (or it needs a passphrase, "
             "which Postfix cannot type)",
         ))
-    elif facts.key_mode is not None and facts.key_mode & 0o004:
+    elif facts.key_mode is not None and (found := exposure.findings(
+            facts.key_mode, facts.key_owner, facts.key_group, group_may_read=True)):
         problems.append(Problem(
-            key_field, f"{key_path} is readable by every user: chmod 600 (or 640 root:ssl-cert)",
-            "warning"))
+            key_field, f"{key_path} {'; '.join(found)}: {exposure.advice(True)}", "warning"))
     cert = facts.cert
     if cert is None:
         return problems
@@ -114,6 +116,11 @@ def judge(
     return problems
 
 
+def is_exposure(problem: Problem) -> bool:
+    """The warning that others can read, change or own the key (the key still works)."""
+    return problem.level == "warning" and problem.message.endswith(exposure.advice(True))
+
+
 # -- reading the machine ------------------------------------------------------------------
 
 
@@ -126,12 +133,14 @@ def inspect(system: System, cert: str, key: str) -> PairFacts:
     info = x509.read_certificate(system, cert) if cert_exists and not cert_refused else None
     key_public = None
     key_mode = None
+    owner = group = "root"
     if key_exists and not key_refused:
         key_public = x509.public_key_of(system, key)
         stat = system.info(key)
-        key_mode = stat.mode if stat else None
+        if stat is not None:
+            key_mode, owner, group = stat.mode, stat.owner, stat.group
     return PairFacts(cert_exists, key_exists, info, key_public, key_mode, cert_refused,
-                     key_refused)
+                     key_refused, owner, group)
 
 
 def check_pair(
@@ -375,12 +384,14 @@ is never shown.
 def _short(problem: Problem) -> str:
     text = problem.message
     for marker in ("expired", "expires", "does not belong", "does not exist", "is for",
-                   "not a PEM", "not a readable", "readable by every"):
+                   "not a PEM", "not a readable", "readable by", "changed by other",
+                   "is owned by"):
         if marker in text:
             return {
                 "expired": "certificate expired", "expires": "certificate expires soon",
                 "does not belong": "key does not match", "does not exist": "file missing",
                 "is for": "certificate names another host", "not a PEM": "not a certificate",
-                "not a readable": "key unreadable", "readable by every": "key world-readable",
+                "not a readable": "key unreadable", "readable by": "key readable by others",
+                "changed by other": "key writable by others", "is owned by": "key not root's",
             }[marker]
     return text[:40]

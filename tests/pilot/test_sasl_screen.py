@@ -89,6 +89,17 @@ async def test_fresh_machine_lists_no_logins(sandbox: Path, runner: RecordingRun
         assert app.screen.markdown.startswith("# SASL users")  # type: ignore[attr-defined]
 
 
+async def test_the_brake_on_guessing_is_shown(sandbox: Path, runner: RecordingRunner) -> None:
+    """Issue 8 item 5: the screen says that AUTH tries are limited, and how."""
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_sasl(pilot)
+        shown = screen_text(app)
+        assert "against guessing: at most 10 AUTH tries a minute per client" in shown
+        await pilot.press("f1")  # the help names the parameter
+        assert "smtpd_client_auth_rate_limit = 10" in app.screen.markdown  # type: ignore[attr-defined]
+
+
 async def test_existing_logins_and_tls_warning(sandbox: Path, runner: RecordingRunner) -> None:
     seed_logins(sandbox, "alice@example.com", "bob@example.com")
     app = make_app(sandbox, runner, start_step="sasl")
@@ -102,6 +113,31 @@ async def test_existing_logins_and_tls_warning(sandbox: Path, runner: RecordingR
         assert "Do the TLS step" in str(notice.render())
         # Placed in the banner, not repeated in the panel.
         assert "TLS" not in static_plain(screen, "#changes-text")
+
+
+async def test_add_refuses_common_and_personal_passwords(
+    sandbox: Path, runner: RecordingRunner
+) -> None:
+    """Issue 8 item 5 on the screen: the dialog stays open and says why (zxcvbn)."""
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_sasl(pilot)
+        for pw, why in (("1234567890", "too common"), ("Password12", "too common"),
+                        ("postmaster1", "built from the login")):
+            if not isinstance(app.screen, LoginDialog):
+                await add_login(pilot, "postmaster@example.com", pw)
+            else:
+                await type_into(pilot, "#field-sasl-password", pw, keys=1)
+                await type_into(pilot, "#field-sasl-password_again", pw, keys=1)
+                await pilot.press("enter")
+                await pilot.pause()
+            dialog = app.screen
+            assert isinstance(dialog, LoginDialog), pw  # refused: still open
+            message = static_plain(dialog.field("sasl.password"), ".field-message")
+            assert message.startswith("✖ ") and why in message, message
+            assert pw not in screen_text(app)
+        await pilot.press("escape")
+        assert screen.new_passwords == {}
 
 
 async def test_add_refuses_weak_and_mismatched_passwords(
