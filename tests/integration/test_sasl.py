@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import run_python, run_wizard
+from tests.integration.wizard import add_public_address, run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +119,29 @@ def _session(port: int, user: str, password: str) -> dict[str, object]:
     return out
 
 
+def _guesses(address: str, tries: int) -> list[tuple[int, str]]:
+    """``tries`` AUTH PLAIN attempts with a wrong password from ``address`` (outside
+    $mynetworks), each in a session of its own, as a guessing bot makes them."""
+    replies: list[tuple[int, str]] = []
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    for _ in range(tries):
+        with smtplib.SMTP(address, 25, timeout=20, source_address=(address, 0)) as smtp:
+            smtp.ehlo("bot.example.net")
+            smtp.starttls(context=ctx)
+            smtp.ehlo("bot.example.net")
+            smtp.user, smtp.password = "alice@example.com", WRONG
+            try:
+                code, text = smtp.auth("PLAIN", smtp.auth_plain, initial_response_ok=True)
+            except smtplib.SMTPAuthenticationError as exc:
+                code, text = exc.smtp_code, exc.smtp_error
+            except smtplib.SMTPServerDisconnected:
+                code, text = 0, b"disconnected"
+            replies.append((code, text.decode(errors="replace")))
+    return replies
+
+
 def _plain_ehlo(port: int) -> list[str]:
     with smtplib.SMTP("127.0.0.1", port, timeout=20) as smtp:
         smtp.ehlo("client.example.net")
@@ -214,6 +237,21 @@ def test_status_via_the_engine(ns: Namespace) -> None:
             "s = SaslStep().status(System()); print(s.state, s.summary, sep='|')")
     out = run_python(ns, code).strip()
     assert out == "ok|2 users"
+
+
+def test_guessing_is_braked_after_ten_tries_a_minute(ns: Namespace) -> None:
+    """Issue 8 item 5: smtpd_client_auth_rate_limit = 10 (anvil): an outside client's 11th
+    AUTH within the minute is refused before the password is even checked."""
+    assert ns.run("postconf -h smtpd_client_auth_rate_limit").stdout.strip() == "10"
+    add_public_address(ns, "192.0.2.77")
+    replies = ns.call(_guesses, "192.0.2.77", 12, timeout=120)
+    codes = [code for code, _ in replies]
+    assert codes[:10] == [535] * 10, replies
+    assert replies[10:] == [(450, "4.7.1 Error: too many AUTH commands from 192.0.2.77")] * 2
+    log = ns.run("grep -h 'AUTH command rate limit exceeded' \"$(mw_maillog)\" || true").stdout
+    assert "11 from unknown[192.0.2.77]" in log, log
+    # The trusted networks are exempt (smtpd_client_event_limit_exceptions = $mynetworks).
+    assert ns.call(_session, 25, "alice@example.com", PW_ALICE)["code"] == 235
 
 
 def test_passwords_never_leak(ns: Namespace) -> None:
