@@ -243,10 +243,13 @@ def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]
         _say(f"Applied. Backup of the old files: {result.backup}")
         if result.reason:  # a signal during the last step: it finished
             _say(f"mailwizard: {result.reason}", err=True)
-        from mailwizard.steps.dkim import made_records, publish_text
+        from mailwizard.steps.dkim import made_records, publish_text, rotation_news
 
         for record in made_records(plan, system):
             _say(publish_text(record).rstrip("\n"))
+        news = rotation_news(plan, system)
+        if news:
+            _say(news.rstrip("\n"))
         return EXIT_OK
     if result.failed == INTERRUPTED:
         _say(f"mailwizard: apply {result.reason}", err=True)

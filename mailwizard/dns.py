@@ -136,7 +136,7 @@ def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None
 
 def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None) -> Config:
     """Read everything the records depend on from the live system."""
-    from mailwizard.steps.dkim import DkimStep, public_key
+    from mailwizard.steps.dkim import public_key, signing_answers
     from mailwizard.steps.domains import mail_domains, primary_domain
     from mailwizard.steps.spf import stored_records
 
@@ -164,7 +164,7 @@ def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None
     lists = stored.get("blocklist", {}).get("zones", "")
     blocklists = tuple(z.strip() for z in lists.replace(",", " ").split()) if lists \
         else DEFAULT_BLOCKLISTS
-    dkim = DkimStep().current(system)
+    dkim = signing_answers(system)  # during a rotation: the key that still signs
     key = public_key(system, dkim.selector)
     if key is None:
         notes.append(f"no DKIM key for selector {dkim.selector!r} yet (the dkim step)")

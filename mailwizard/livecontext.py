@@ -88,7 +88,7 @@ def build(
     nameserver: tuple[str, int] | None = None,
 ) -> LiveContext:
     """Read the configuration the sessions judge; raise LiveError when they cannot run."""
-    from mailwizard.steps.dkim import DkimStep
+    from mailwizard.steps.dkim import signing_answers
     from mailwizard.steps.domains import primary_domain
     from mailwizard.steps.spf import SpfStep
 
@@ -100,7 +100,7 @@ def build(
             raise LiveError("this server has no global IPv4 address to test (give --server)")
         server = found[0]
     domain = primary_domain(system)
-    dkim = DkimStep().current(system)
+    dkim = signing_answers(system)  # during a rotation: the key that still signs
     spf = SpfStep().current(system)
     return LiveContext(
         system=system, server=server, hostname=postfix.get(system, "myhostname"),

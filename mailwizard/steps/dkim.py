@@ -4,16 +4,33 @@ One signing domain (Domain/KeyFile/Selector in opendkim.conf; several domains
 would need KeyTable + SigningTable, which make those three ignored). The key is made
 with opendkim-genkey only when it does not exist (or on an explicit ``rotate``); opendkim
 listens on ``inet:8891@127.0.0.1`` and Postfix talks to ``inet:127.0.0.1:8891``.
+
+A new selector while opendkim signs with another is a rotation, in two phases: first the
+new key is made and its record shown while opendkim keeps signing with the old key (the
+rotation waits in ``ROTATION_FILE``); then, with ``published = true`` and only once the DNS
+check sees the new record, Selector and KeyFile switch. The old key stays on disk.
 """
 
 from __future__ import annotations
 
+import asyncio
+import tomllib
 from dataclasses import dataclass
+from typing import Literal
 
-from mailwizard import dnsrecords, opendkim, postfix, services
+from mailwizard import dns, dnscheck, dnsrecords, opendkim, postfix, services
+from mailwizard.checks import CheckResult
 from mailwizard.facts import mail_domains, primary_domain
 from mailwizard.plan import PRIVATE_DIR, Command, FileChange, Install, Plan
-from mailwizard.steps.base import Problem, Proposal, Status, Step, look_alike_check, proposal
+from mailwizard.steps.base import (
+    Problem,
+    Proposal,
+    Status,
+    Step,
+    errors,
+    look_alike_check,
+    proposal,
+)
 from mailwizard.system import System
 from mailwizard.validate import Invalid, dkim_bits, domain, selector
 
@@ -38,6 +55,81 @@ class DkimAnswers:
     # Make a new key even though one exists for this selector (the old DNS record stops
     # matching until the new one is published; a new selector is the gentler way).
     rotate: bool = False
+    # The new selector's record is published: switch signing to it (a rotation's second
+    # phase; refused until the DNS check sees the record).
+    published: bool = False
+
+
+# A rotation waiting for its DNS record: the new selector, and the one that signs meanwhile.
+ROTATION_FILE = "/etc/mailwizard/dkim-rotation.toml"
+
+
+@dataclass(frozen=True)
+class Rotation:
+    domain: str
+    selector: str  # the new key's, whose record waits to be published
+    signing: str  # the selector opendkim signs with until the switch
+
+
+def read_previous(data: bytes | None) -> Rotation | None:
+    """A rotation file's content (as backed up in a plan) read back."""
+    if not data:
+        return None
+    try:
+        found = tomllib.loads(data.decode("utf-8", "replace"))
+        return Rotation(str(found["domain"]), str(found["selector"]), str(found["signing"]))
+    except (tomllib.TOMLDecodeError, KeyError):
+        return None
+
+
+def made_records(plan: Plan, system: System) -> list[DkimRecord]:
+    """The records of the keys ``plan`` made, read once it is applied: what to publish now."""
+    out: list[DkimRecord] = []
+    for cmd in plan.commands:
+        if cmd.argv[:1] != ("opendkim-genkey",):
+            continue
+        dom, sel = cmd.argv[cmd.argv.index("-d") + 1], cmd.argv[cmd.argv.index("-s") + 1]
+        found = public_record(system, dom, sel)
+        if found is not None:
+            out.append(DkimRecord(dnsrecords.dkim_name(dom, sel), *found))
+    return out
+
+
+def publish_text(record: DkimRecord) -> str:
+    """The record as plain text for a terminal or a log: no box, each form on one line."""
+    return (f"Publish this DNS record: TXT at {record.name}\n"
+            f"  flat (for DNS panels):  {record.flat}\n"
+            f"  split (for zone files): {record.name}. IN TXT ( {record.split} )\n")
+
+
+def read_rotation(system: System) -> Rotation | None:
+    """The pending rotation (None: none, or a file that is not one)."""
+    return read_previous(system.read_bytes(ROTATION_FILE))
+
+
+def rotation_text(rotation: Rotation) -> str:
+    return (
+        "# mailwizard: a DKIM key rotation waiting for its DNS record (the dkim step).\n"
+        f"# opendkim signs with selector {rotation.signing} until the record of "
+        f"{rotation.selector} is published\n"
+        "# and the dkim step is applied with published = true.\n"
+        f'domain = "{rotation.domain}"\nselector = "{rotation.selector}"\n'
+        f'signing = "{rotation.signing}"\n'
+    )
+
+
+def published_check(domain_: str, sel: str, key: str) -> CheckResult:
+    """The DNS check (``dns.dkim``) for the record of ``sel``: does the system resolver see
+    ``key`` at ``sel._domainkey.domain``? Blocking; bounded by the check's own bound."""
+    config = dns.Config(hostname=domain_, domains=(domain_,), ipv4=(), ipv6=(),
+                        dkim_domain=domain_, dkim_selector=sel, dkim_key=key)
+
+    async def run() -> CheckResult:
+        return await dnscheck.bounded("dns.dkim",
+                                      dnscheck.check_dkim(config, dnscheck.Lookup()),
+                                      dnscheck.BOUND)
+
+    return asyncio.run(run())
 
 
 def key_file(sel: str) -> str:
@@ -50,6 +142,14 @@ def txt_file(sel: str) -> str:
 
 def conf_text(system: System) -> str | None:
     return system.read_text(opendkim.CONF)
+
+
+def signing_selector(system: System) -> str | None:
+    """The selector opendkim signs with now: set in opendkim.conf, its key on disk."""
+    conf = conf_text(system) or ""
+    sel = (opendkim.get(conf, "Selector") or "").lower()
+    keyfile = opendkim.get(conf, "KeyFile") or ""
+    return sel if sel and keyfile and system.exists(keyfile) else None
 
 
 def _key_path(system: System, sel: str) -> str:
@@ -131,29 +231,54 @@ class DkimRecord:
 
 @dataclass(frozen=True)
 class DkimFacts:
-    """``DkimStep.propose()``'s facts: the record, None until the key exists."""
+    """``DkimStep.propose()``'s facts: the record, None until the key exists; during a
+    rotation, the selector that signs until the switch."""
 
     record: DkimRecord | None
+    signing: str | None = None
 
 
-def made_records(plan: Plan, system: System) -> list[DkimRecord]:
-    """The records of the keys ``plan`` made, read once it is applied: what to publish now."""
-    out: list[DkimRecord] = []
-    for cmd in plan.commands:
-        if cmd.argv[:1] != ("opendkim-genkey",):
-            continue
-        dom, sel = cmd.argv[cmd.argv.index("-d") + 1], cmd.argv[cmd.argv.index("-s") + 1]
-        found = public_record(system, dom, sel)
-        if found is not None:
-            out.append(DkimRecord(dnsrecords.dkim_name(dom, sel), *found))
-    return out
+# How a plan treats the selector of the answers (see the module docstring).
+# direct: sign with it now (the first key, or the selector already signing);
+# make: a rotation's new key is made now; wait: its record is not seen yet;
+# switch: the DNS shows it, sign with it.
+Phase = Literal["direct", "make", "wait", "switch"]
 
 
-def publish_text(record: DkimRecord) -> str:
-    """The record as plain text for a terminal or a log: no box, each form on one line."""
-    return (f"Publish this DNS record: TXT at {record.name}\n"
-            f"  flat (for DNS panels):  {record.flat}\n"
-            f"  split (for zone files): {record.name}. IN TXT ( {record.split} )\n")
+def rotation_news(plan: Plan, system: System) -> str:
+    """After an apply: what a rotation's phase means for the admin (plain text, or "")."""
+    change = plan.file(ROTATION_FILE)
+    if change is None:
+        return ""
+    if change.after is not None:
+        rotation = read_rotation(system)
+        if rotation is None:
+            return ""
+        return (f"Mail is still signed with selector {rotation.signing}. Once the record of "
+                f"{rotation.selector} is published, apply again with published = true in "
+                "[dkim] (the DKIM screen: tick Published): the switch waits until the DNS "
+                "check sees it.\n")
+    conf = conf_text(system) or ""
+    sel = opendkim.get(conf, "Selector") or ""
+    previous = read_previous(change.before)
+    if previous is None or sel.lower() == previous.signing:
+        return f"Rotation cancelled: mail is signed with selector {sel}, as before.\n"
+    old = dnsrecords.dkim_name(previous.domain, previous.signing)
+    return (f"Mail is now signed with selector {sel}. Keep {old} published for a few days "
+            "(mail signed with the old key may still be on its way), then remove that "
+            "record; the old key stays in " + opendkim.KEY_DIR + ".\n")
+
+
+def signing_answers(system: System) -> DkimAnswers:
+    """The answers of what opendkim signs with now, whatever rotation waits (what the DNS
+    check and the live test judge)."""
+    conf = conf_text(system) or ""
+    sel = (opendkim.get(conf, "Selector") or DEFAULT_SELECTOR).lower()
+    return DkimAnswers(
+        domain=(opendkim.get(conf, "Domain") or primary_domain(system)).lower(),
+        selector=sel,
+        bits=key_bits(system, sel) or DEFAULT_BITS,
+    )
 
 
 class DkimStep(Step[DkimAnswers]):
@@ -193,9 +318,18 @@ sending, **unsigned**, instead of deferring every message (`tempfail`, Postfix's
 until opendkim is back. Your SPF record still vouches for the mail, and nothing waits in
 the queue; the hub and the test screen show `opendkim not running` so you notice.
 
-**Rotating the key.** Pick a new selector (e.g. `2026`): the old record keeps working
-while the new one propagates. `rotate = true` replaces the key of the same selector, and
-mail signed with it fails DKIM until the new record is published.
+**Rotating the key.** Pick a new selector (e.g. `s2026`) and apply. This is done in two
+phases. First the new key is made and its record shown (and printed by `mailwizard apply`),
+while opendkim keeps signing with the old key, so nothing fails while the record is not
+published yet; the hub shows `s2026 waits for its DNS record`. Publish the record, then tick
+**Published** on this screen (`f8` checks the DNS again), or apply with `published = true` in
+`[dkim]`. The switch happens only when the DNS check (as `mailwizard check` does it, through
+this server's resolver) sees the new record; until then it is refused and mail stays signed
+with the old key. After the switch, keep the old record published a few days more (mail
+signed with it may still be queued or on its way), then remove the old record at your DNS
+provider; the old key file stays in `/etc/dkimkeys`. Going back to the old selector before
+the switch cancels the rotation. `rotate = true` instead replaces the key of the selector
+that signs now, and mail signed with it fails DKIM until the new record is published.
 
 **Common mistakes.**
 - 1024-bit keys (opendkim-genkey's default): refused here; large receivers reject them.
@@ -205,18 +339,19 @@ mail signed with it fails DKIM until the new record is published.
 """
 
     def current(self, system: System) -> DkimAnswers:
-        conf = conf_text(system) or ""
-        sel = (opendkim.get(conf, "Selector") or DEFAULT_SELECTOR).lower()
-        return DkimAnswers(
-            domain=(opendkim.get(conf, "Domain") or primary_domain(system)).lower(),
-            selector=sel,
-            bits=key_bits(system, sel) or DEFAULT_BITS,
-        )
+        """What is configured: the signing key, or the rotation that waits for its record
+        (so the form opens on it, and proposing it again changes nothing)."""
+        rotation = read_rotation(system)
+        if rotation is not None and rotation.signing == signing_selector(system):
+            return DkimAnswers(domain=rotation.domain, selector=rotation.selector,
+                               bits=key_bits(system, rotation.selector) or DEFAULT_BITS)
+        return signing_answers(system)
 
     def propose(self, a: DkimAnswers, system: System) -> Proposal:
         """The problems, the plan, and the record to publish (``DkimFacts``).
 
-        Postfix's milter edit does not depend on the answers: it is staged once, here."""
+        Postfix's milter edit does not depend on the answers: it is staged once, here. In a
+        rotation's second phase this asks the DNS (``published_check``)."""
         problems = self._problems(a, system)
         staged: postfix.Staged | None = None
         try:
@@ -226,22 +361,64 @@ mail signed with it fails DKIM until the new record is published.
         else:
             if staged is not None:
                 problems.extend(Problem("dkim", f"postconf: {w}") for w in staged.warnings)
-        return proposal(problems, lambda: self._build(a, system, staged),
-                        self._facts(a, system, problems))
+        phase, signing = self._phase(a, system, problems)
+        return proposal(problems, lambda: self._build(a, system, staged, phase, signing),
+                        self._facts(a, system, problems, signing))
 
-    def _facts(self, a: DkimAnswers, system: System, problems: list[Problem]) -> DkimFacts:
-        """The record for the domain and selector, once both are valid and a key exists."""
-        if any(p.field in ("dkim.domain", "dkim.selector") and p.level == "error"
-               for p in problems):
-            return DkimFacts(None)
+    def _phase(self, a: DkimAnswers, system: System, problems: list[Problem]
+               ) -> tuple[Phase, str | None]:
+        """Where ``a`` stands in a rotation, and the selector signing meanwhile; adds what the
+        admin is to do next, at ``dkim.published``."""
         try:
             dom, sel = domain(a.domain), selector(a.selector)
         except Invalid:
-            return DkimFacts(None)
+            return "direct", None
+        old = signing_selector(system)
+        if old is None or sel == old:
+            return "direct", None
+        name = dnsrecords.dkim_name(dom, sel)
+        if a.rotate or system.info(key_file(sel)) is None:
+            problems.append(Problem("dkim.published", (
+                f"the key for {sel} is only made now: publish its record (shown after the "
+                "apply), then apply again" if a.published else
+                f"a new key: mail stays signed with selector {old} until the record of {sel} "
+                "is published; then apply again with published = true"), "warning"))
+            return "make", old
+        key = public_key(system, sel)
+        if not a.published:
+            problems.append(Problem("dkim.published", (
+                f"mail is still signed with selector {old}: publish the record at {name}, "
+                "then set published = true to switch"), "warning"))
+            return "wait", old
+        if errors(problems) or not key:
+            return "wait", old
+        seen = published_check(dom, sel, key)
+        if seen.status != "pass":
+            problems.append(Problem("dkim.published", (
+                f"the DNS does not show the record at {name} yet ({seen.found or seen.detail}):"
+                f" mail is still signed with selector {old}. Publish it, wait for it to "
+                "propagate, then check again")))
+            return "wait", old
+        problems.append(Problem("dkim.published", (
+            f"the DNS shows {name}: signing switches to {sel}. Keep "
+            f"{dnsrecords.dkim_name(dom, old)} published a few days more (mail signed with "
+            "it may still be on its way), then remove it"), "warning"))
+        return "switch", old
+
+    def _facts(self, a: DkimAnswers, system: System, problems: list[Problem],
+               signing: str | None = None) -> DkimFacts:
+        """The record for the domain and selector, once both are valid and a key exists."""
+        if any(p.field in ("dkim.domain", "dkim.selector") and p.level == "error"
+               for p in problems):
+            return DkimFacts(None, signing)
+        try:
+            dom, sel = domain(a.domain), selector(a.selector)
+        except Invalid:
+            return DkimFacts(None, signing)
         found = public_record(system, dom, sel)
         if found is None:
-            return DkimFacts(None)
-        return DkimFacts(DkimRecord(dnsrecords.dkim_name(dom, sel), *found))
+            return DkimFacts(None, signing)
+        return DkimFacts(DkimRecord(dnsrecords.dkim_name(dom, sel), *found), signing)
 
     def _problems(self, a: DkimAnswers, system: System) -> list[Problem]:
         problems: list[Problem] = []
@@ -296,7 +473,7 @@ mail signed with it fails DKIM until the new record is published.
                     "new selector, or set dkim.rotate = true to replace it",
                     "warning",
                 ))
-            if bits is not None and a.rotate:
+            if bits is not None and a.rotate and sel == signing_selector(system):
                 problems.append(Problem(
                     "dkim.rotate",
                     f"replaces the key of selector {sel}: mail fails DKIM until the new record "
@@ -305,7 +482,8 @@ mail signed with it fails DKIM until the new record is published.
                 ))
         return problems
 
-    def _build(self, a: DkimAnswers, system: System, staged: postfix.Staged | None) -> Plan:
+    def _build(self, a: DkimAnswers, system: System, staged: postfix.Staged | None,
+               phase: Phase = "direct", signing: str | None = None) -> Plan:
         dom, sel, bits = domain(a.domain), selector(a.selector), dkim_bits(a.bits)
         files: list[FileChange] = []
         commands: list[Command] = []
@@ -335,12 +513,13 @@ mail signed with it fails DKIM until the new record is published.
                 installs=(Install(private, KEY_MODE, KEY_OWNER, KEY_OWNER),)))
 
         # opendkim.conf, key by key; InternalHosts from Postfix's mynetworks
-        # (opendkim signs only mail from InternalHosts or authenticated clients).
+        # (opendkim signs only mail from InternalHosts or authenticated clients). In a
+        # rotation's first phase opendkim keeps its Domain, Selector and KeyFile.
         before = conf_text(system) or ""
+        signs = {"Domain": dom, "Selector": sel, "KeyFile": private} \
+            if phase in ("direct", "switch") else {}
         after = opendkim.edit(before, {
-            "Domain": dom,
-            "Selector": sel,
-            "KeyFile": private,
+            **signs,
             "Socket": opendkim.SOCKET,
             "InternalHosts": opendkim.TRUSTED_HOSTS,
             # Mail the server itself sends (root@mail.example.com, cron, bounces from
@@ -357,7 +536,13 @@ mail signed with it fails DKIM until the new record is published.
             files.append(FileChange(opendkim.TRUSTED_HOSTS, trusted_before, trusted_after,
                                     mode=0o644, owner="root", group="root",
                                     why="clients whose mail opendkim signs (mynetworks)"))
-        dkim_changed = bool(files or commands)
+        # opendkim reads its configuration and the signing key when it starts: a rotation's
+        # new key alone does not need a restart.
+        dkim_changed = bool(files) or (phase in ("direct", "switch") and bool(commands))
+        rotation = self._rotation_change(system, Rotation(dom, sel, signing or "")
+                                         if phase in ("make", "wait") else None)
+        if rotation is not None:
+            files.append(rotation)
         if not dkim_changed and not services.opendkim_running(system):
             # Configured, but stopped: today's answers start it (the hub's ✖ has a fix).
             commands.extend(Command(argv, "opendkim is not running: start it (mail leaves "
@@ -368,7 +553,8 @@ mail signed with it fails DKIM until the new record is published.
             files.extend(staged.changes)
         postfix_changed = staged is not None and bool(staged.changes)
         checks = (Command(("opendkim", "-n", "-x", opendkim.CONF),
-                          "opendkim accepts its configuration and key"),) if dkim_changed else ()
+                          "opendkim accepts its configuration and key"),) \
+            if dkim_changed or commands else ()
         return Plan(
             files=tuple(files),
             commands=tuple(commands),
@@ -377,6 +563,24 @@ mail signed with it fails DKIM until the new record is published.
             checks=checks,
             steps=(self.name,),
         )
+
+    @staticmethod
+    def _rotation_change(system: System, wanted: Rotation | None) -> FileChange | None:
+        """The rotation file as ``wanted`` (None: removed: done, or cancelled)."""
+        before = system.read_bytes(ROTATION_FILE)
+        after = rotation_text(wanted).encode() if wanted is not None else None
+        if before == after:
+            return None
+        if after is None:
+            assert before is not None
+            previous = read_previous(before)
+            why = (f"the rotation to {previous.selector} is over" if previous is not None
+                   else "not a rotation")
+        else:
+            why = f"opendkim signs with {wanted.signing} until {wanted.selector} is published" \
+                if wanted is not None else ""
+        return FileChange(ROTATION_FILE, before, after, mode=0o644, owner="root",
+                          group="root", why=why)
 
     def status(self, system: System) -> Status:
         conf = conf_text(system)
@@ -402,4 +606,9 @@ mail signed with it fails DKIM until the new record is published.
             return Status("warn", f"{name}: Postfix does not use opendkim", shown)
         if not services.opendkim_running(system):
             return Status("problem", "opendkim not running", shown)
+        rotation = read_rotation(system)
+        if rotation is not None and rotation.signing == sel:
+            return Status("warn", f"{rotation.selector} waits for its DNS record", (
+                *shown, f"Rotation: signing with {sel} until {rotation.selector}'s record is "
+                "published"))
         return Status("ok", name, shown)
