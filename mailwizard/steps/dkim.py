@@ -397,7 +397,7 @@ that signs now, and mail signed with it fails DKIM until the new record is publi
             problems.append(Problem("dkim.published", (
                 f"the DNS does not show the record at {name} yet ({seen.found or seen.detail}):"
                 f" mail is still signed with selector {old}. Publish it, wait for it to "
-                "propagate, then check again")))
+                "propagate, then try again")))
             return "wait", old
         problems.append(Problem("dkim.published", (
             f"the DNS shows {name}: signing switches to {sel}. Keep "
