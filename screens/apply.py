@@ -23,7 +23,7 @@ from textual.widgets import Footer, ProgressBar, Static
 from mailwizard.apply import INTERRUPTED, ApplyResult, Event, apply
 from mailwizard.interrupt import Cancel
 from mailwizard.plan import Plan
-from mailwizard.steps.dkim import DkimRecord, made_records
+from mailwizard.steps.dkim import DkimRecord, made_records, rotation_news
 
 from .common import WizardScreen
 from .streamlog import LogLine, StreamLog
@@ -126,12 +126,14 @@ class ApplyScreen(WizardScreen):
         except Exception as exc:  # apply() reports plan failures; this is a bug or OS error
             result = ApplyResult(False, failed="apply", reason=f"{type(exc).__name__}: {exc}")
         records: list[DkimRecord] = []
+        news = ""
         if result.ok:
             try:
                 records = made_records(self.plan, self.system)
+                news = rotation_news(self.plan, self.system)
             except Exception:  # the key is there; the DKIM screen and `zone` show it too
                 records = []
-        self.app.call_from_thread(self._finished, result, records)
+        self.app.call_from_thread(self._finished, result, records, news)
 
     def on_apply_screen_drain(self) -> None:
         self._drain(DRAIN_BUDGET)
@@ -178,7 +180,8 @@ class ApplyScreen(WizardScreen):
             self.query_one("#apply-current", Static).update(event_text(current[-1]))
         self.query_one("#apply-log", StreamLog).write_lines(lines)
 
-    def _finished(self, result: ApplyResult, records: list[DkimRecord] | None = None) -> None:
+    def _finished(self, result: ApplyResult, records: list[DkimRecord] | None = None,
+                  news: str = "") -> None:
         self._drain()
         self.result = result
         self.records = list(records or [])
@@ -190,6 +193,8 @@ class ApplyScreen(WizardScreen):
             outcome.append("✔ Applied. ", style="bold green")
             outcome.append("What next: ", style="bold")
             hints = [NEXT[s] for s in self.plan.steps if s in NEXT]
+            if news:  # a DKIM rotation: which key signs now, and what comes next
+                hints.insert(0, news.strip())
             if self.records:
                 hints.insert(0, "Publish the DKIM record below at your DNS provider "
                                 "(c copies it).")

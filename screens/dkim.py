@@ -16,7 +16,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import Checkbox, Footer, Input, Label, RadioButton, RadioSet, Static
 
 from mailwizard import dnsrecords, validate
 from mailwizard.steps.composite import Joint
@@ -24,11 +24,12 @@ from mailwizard.steps.dkim import DEFAULT_SELECTOR, DkimAnswers, DkimFacts, Dkim
 from mailwizard.steps.dmarc import DmarcAnswers
 
 from .step_base import Check, Field, StepScreen
-from .toggles import Choice
+from .toggles import Choice, Tick
 
 DOMAIN = "dkim.domain"
 SELECTOR = "dkim.selector"
 BITS = "dkim.bits"
+PUBLISHED = "dkim.published"
 POLICY = "dmarc.policy"
 RUA = "dmarc.rua"
 SIZES = (2048, 4096)
@@ -72,8 +73,10 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
         Path(__file__).with_name("step_base.tcss"), Path(__file__).with_name("dkim.tcss")]
     BINDINGS: ClassVar[list[Any]] = [
         Binding("f7", "copy_record", "copy record"),  # from any field: no Tab to the panel
+        Binding("f8", "check_dns", "check DNS"),  # a rotation: is the new record seen yet?
     ]
     record: DkimRecord | None = None
+    signing: str | None = None  # a rotation: the selector that signs until the switch
 
     def compose_form(self) -> ComposeResult:
         fields = [
@@ -85,6 +88,9 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
                 placeholder=DEFAULT_SELECTOR, validators=[Check(validate.selector)],
                 id="field-dkim-selector", compact=True),
                 hint="one word, like mail; a new one gives a new key"),
+            Field("Published", PUBLISHED, widget=Tick(
+                "the new record is in DNS: switch to it", id="dkim-published", compact=True),
+                hint="checks the DNS first (f8 checks again); until then the old key signs"),
             Field("Key size", BITS, widget=RadioSet(
                 *(Choice(f"{bits} bits", bits == SIZES[0], id=f"dkim-bits-{bits}")
                   for bits in SIZES), id="dkim-bits", compact=True),
@@ -114,6 +120,7 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
 
     def on_mount(self) -> None:
         self.query_one("#dkim-record").display = False
+        self.field(PUBLISHED).display = False  # only during a rotation
         self.show_name()
 
     # The form -------------------------------------------------------------------------------
@@ -129,6 +136,7 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
         self.show_name()  # the base recomputes the plan
 
     @on(RadioSet.Changed)
+    @on(Checkbox.Changed)
     def _picked(self) -> None:
         if self.loaded:
             self.changed()
@@ -143,7 +151,8 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
         return Joint(
             DkimAnswers(domain=self.value(DOMAIN).strip(),
                         selector=self.value(SELECTOR).strip(),
-                        bits=int(self.pressed("dkim-bits") or SIZES[0])),
+                        bits=int(self.pressed("dkim-bits") or SIZES[0]),
+                        published=self.published.value),
             DmarcAnswers(policy=self.pressed("dmarc-policy") or "none",
                          rua=self.value(RUA).strip()),
         )
@@ -152,6 +161,8 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
         dkim, dmarc = answers.first, answers.second
         self.set_value(DOMAIN, dkim.domain)
         self.set_value(SELECTOR, dkim.selector)
+        with self.published.prevent(Checkbox.Changed):
+            self.published.value = dkim.published
         if dkim.bits in SIZES:
             self.query_one(f"#dkim-bits-{dkim.bits}", RadioButton).value = True
         if dmarc.policy in dnsrecords.DMARC_POLICIES:
@@ -161,11 +172,20 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
 
     # The record to publish: the proposal's facts --------------------------------------------
 
+    @property
+    def published(self) -> Tick:
+        return self.query_one("#dkim-published", Tick)
+
     def show_facts(self, facts: object) -> None:
         record = facts.record if isinstance(facts, DkimFacts) else None
         self.record = record
+        self.signing = facts.signing if isinstance(facts, DkimFacts) else None
+        self.field(PUBLISHED).display = self.signing is not None
         self.refresh_bindings()
-        self.query_one("#dkim-record", VerticalScroll).display = record is not None
+        panel = self.query_one("#dkim-record", VerticalScroll)
+        panel.display = record is not None
+        panel.border_title = "DNS record to publish" if self.signing is None else \
+            f"New record to publish · selector {self.signing} signs until the switch"
         if record is not None:
             self.query_one("#dkim-record-text", Static).update(
                 record_text(record.name, record.split, record.flat))
@@ -173,7 +193,19 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "copy_record":
             return self.record is not None
+        if action == "check_dns":
+            return self.signing is not None and self.record is not None
         return super().check_action(action, parameters)
+
+    def action_check_dns(self) -> None:
+        """Ask the DNS for the new record again (proposing with Published ticked does)."""
+        if self.record is None:
+            return
+        if not self.published.value:
+            self.published.value = True  # Checkbox.Changed recomputes
+        else:
+            self.changed()
+        self.notify(f"Checking the DNS for {self.record.name}…")
 
     def action_copy_record(self) -> None:
         """The flat record (OSC 52: works over SSH): one line, no border, no breaks."""

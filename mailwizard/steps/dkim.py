@@ -379,30 +379,28 @@ that signs now, and mail signed with it fails DKIM until the new record is publi
         name = dnsrecords.dkim_name(dom, sel)
         if a.rotate or system.info(key_file(sel)) is None:
             problems.append(Problem("dkim.published", (
-                f"the key for {sel} is only made now: publish its record (shown after the "
-                "apply), then apply again" if a.published else
-                f"a new key: mail stays signed with selector {old} until the record of {sel} "
-                "is published; then apply again with published = true"), "warning"))
+                f"the key for {sel} is only made now: publish its record first"
+                if a.published else
+                f"a new key: selector {old} signs until its record is published"), "warning"))
             return "make", old
         key = public_key(system, sel)
         if not a.published:
             problems.append(Problem("dkim.published", (
-                f"mail is still signed with selector {old}: publish the record at {name}, "
-                "then set published = true to switch"), "warning"))
+                f"publish it, then set this; until then selector {old} signs"),
+                "warning"))
             return "wait", old
         if errors(problems) or not key:
             return "wait", old
         seen = published_check(dom, sel, key)
         if seen.status != "pass":
+            why = seen.found if seen.found.startswith(("absent", "timed out", "server error")) \
+                else f"{name} has another key, or none"
             problems.append(Problem("dkim.published", (
-                f"the DNS does not show the record at {name} yet ({seen.found or seen.detail}):"
-                f" mail is still signed with selector {old}. Publish it, wait for it to "
-                "propagate, then try again")))
+                f"not seen in the DNS yet ({why}); selector {old} still signs until it is")))
             return "wait", old
         problems.append(Problem("dkim.published", (
-            f"the DNS shows {name}: signing switches to {sel}. Keep "
-            f"{dnsrecords.dkim_name(dom, old)} published a few days more (mail signed with "
-            "it may still be on its way), then remove it"), "warning"))
+            f"the DNS shows it: {sel} signs from now; keep "
+            f"{dnsrecords.dkim_name(dom, old)} a few days, then remove it"), "warning"))
         return "switch", old
 
     def _facts(self, a: DkimAnswers, system: System, problems: list[Problem],

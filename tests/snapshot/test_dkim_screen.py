@@ -11,7 +11,9 @@ from typing import Any
 
 from textual.pilot import Pilot
 
+from mailwizard import opendkim
 from mailwizard.app import MailWizardApp
+from mailwizard.steps.dkim import ROTATION_FILE, Rotation, rotation_text
 from tests.pilot.harness import (
     Scenario,
     define_snapshot_tests,
@@ -66,10 +68,31 @@ async def _key(pilot: Pilot[None]) -> None:
     await step_ready(pilot)
 
 
+async def _rotation(pilot: Pilot[None]) -> None:
+    """A rotation waiting for its record (issue 11 item 2): the Published tick and f8."""
+    await step_ready(pilot)
+    await type_into(pilot, "#field-dmarc-rua", "postmaster@example.com", keys=2)
+    await step_ready(pilot)
+
+
 SCENARIOS: dict[str, tuple[Scenario, bool]] = {
     "dkim": (_initial, False),
     "dkim_key": (_key, True),
+    "dkim_rotation": (_rotation, True),
 }
+
+
+def _rotating(sandbox: Path) -> None:
+    """opendkim signs with selector mail; s2026's key (the same test key) waits."""
+    conf = sandbox / opendkim.CONF.lstrip("/")
+    conf.write_text(opendkim.edit(conf.read_text(), {
+        "Domain": "example.com", "Selector": "mail", "KeyFile": "/etc/dkimkeys/mail.private"}))
+    key = sandbox / "etc/dkimkeys/s2026.private"
+    key.write_text(TEST_KEY)
+    key.chmod(0o600)
+    rotation = sandbox / ROTATION_FILE.lstrip("/")
+    rotation.parent.mkdir(parents=True, exist_ok=True)
+    rotation.write_text(rotation_text(Rotation("example.com", "s2026", "mail")))
 
 
 def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
@@ -79,6 +102,8 @@ def _run(name: str, size: tuple[int, int], snap_compare: Any, sandbox: Path,
         key = sandbox / "etc/dkimkeys/mail.private"
         key.write_text(TEST_KEY)
         key.chmod(0o600)
+    if name == "dkim_rotation":
+        _rotating(sandbox)
     app: MailWizardApp = make_app(sandbox, runner, "dkim")
     assert snap_compare(app, terminal_size=size, run_before=scenario)
 

@@ -1,0 +1,152 @@
+"""Pilot tests: a DKIM selector rotation on the DKIM screen (issue 11 item 2).
+
+A new selector makes the new key while the old one signs; the Published tick (and f8)
+asks the DNS check, the review is refused until it sees the record, then the switch is
+reviewed and applied. The DNS check is a recording stand-in here (the namespace test
+asks nsd).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.containers import VerticalScroll
+
+from mailwizard import opendkim
+from mailwizard.checks import CheckResult
+from mailwizard.screens.dkim import DkimScreen
+from mailwizard.screens.review import ReviewScreen
+from mailwizard.steps import dkim
+from mailwizard.steps.dkim import ROTATION_FILE, Rotation, rotation_text
+from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
+from tests.pilot.test_dkim_record import _genkey
+from tests.pilot.test_dkim_screen import RUA, SELECTOR, make_key
+from tests.pilot.test_flow import field_message, static_text
+from tests.support import RecordingRunner
+
+SIZE = (80, 24)
+
+
+def _signing(sandbox: Path) -> None:
+    """opendkim signs example.com with selector mail (its key on disk)."""
+    make_key(sandbox, "mail")
+    conf = sandbox / opendkim.CONF.lstrip("/")
+    conf.write_text(opendkim.edit(conf.read_text(), {
+        "Domain": "example.com", "Selector": "mail", "KeyFile": "/etc/dkimkeys/mail.private",
+        "Socket": opendkim.SOCKET, "InternalHosts": opendkim.TRUSTED_HOSTS,
+        "SubDomains": "yes"}))
+
+
+def _rotating(sandbox: Path) -> None:
+    """Phase 1 done: s2026's key made, the rotation waits for its record."""
+    _signing(sandbox)
+    make_key(sandbox, "s2026")
+    path = sandbox / ROTATION_FILE.lstrip("/")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(rotation_text(Rotation("example.com", "s2026", "mail")))
+
+
+def _dns(monkeypatch: pytest.MonkeyPatch, status: str) -> list[str]:
+    asked: list[str] = []
+
+    def check(domain: str, selector: str, key: str) -> CheckResult:
+        asked.append(f"{selector}._domainkey.{domain}")
+        return CheckResult("dns.dkim", status, "", "",  # type: ignore[arg-type]
+                           "v=DKIM1; k=rsa; p=" + key if status == "pass" else
+                           "absent: no such name (NXDOMAIN)")
+
+    monkeypatch.setattr(dkim, "published_check", check)
+    return asked
+
+
+async def test_a_new_selector_keeps_the_old_key_signing_and_says_so(
+        sandbox: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    _signing(sandbox)
+    asked = _dns(monkeypatch, "pass")
+    runner.effects = {"opendkim-genkey": _genkey(sandbox)}
+    app = make_app(sandbox, runner, start_step="dkim")
+    async with app.run_test(size=SIZE) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, DkimScreen)
+        assert not screen.field("dkim.published").display  # no rotation: no such question
+        await type_into(pilot, RUA, "postmaster@example.com", keys=2)
+        await type_into(pilot, SELECTOR, "s2026", keys=2)
+        await step_ready(pilot)
+        assert screen.field("dkim.published").display
+        assert field_message(screen, "dkim.published").startswith(
+            "! a new key: selector mail signs until its record is published")
+        changes = static_text(screen, "#changes-text")
+        assert "opendkim-genkey -b 2048 -d example.com -s s2026" in changes
+        assert ROTATION_FILE in changes and opendkim.CONF not in changes
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        applied = await apply_from_review(pilot)
+        assert applied.result is not None and applied.result.ok, applied.result
+        outcome = static_text(applied, "#apply-outcome")
+        assert "Mail is still signed with selector mail." in " ".join(outcome.split())
+        assert "TXT record at s2026._domainkey.example.com" in static_text(
+            applied, "#apply-record")
+    conf = (sandbox / opendkim.CONF.lstrip("/")).read_text()
+    assert opendkim.get(conf, "Selector") == "mail"
+    assert asked == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_published_checks_the_dns_and_refuses_until_it_sees_the_record(
+        sandbox: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch,
+        size: tuple[int, int]) -> None:
+    _rotating(sandbox)
+    asked = _dns(monkeypatch, "fail")
+    app = make_app(sandbox, runner, start_step="dkim")
+    async with app.run_test(size=size) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, DkimScreen)
+        # The form opens on the waiting rotation, with the new record to publish.
+        assert screen.value("dkim.selector") == "s2026"
+        assert screen.field("dkim.published").display and not screen.published.value
+        assert field_message(screen, "dkim.published").startswith(
+            "! publish it, then set this; until then selector mail signs")
+        panel = screen.query_one("#dkim-record", VerticalScroll)
+        assert panel.display and "selector mail signs until the switch" in str(
+            panel.border_title)
+        assert "TXT record at s2026._domainkey.example.com" in static_text(
+            screen, "#dkim-record-text")
+        assert screen.active_bindings["f8"].binding.description == "check DNS"
+        assert asked == []
+        await type_into(pilot, RUA, "postmaster@example.com", keys=2)  # DMARC's field
+        await step_ready(pilot)
+
+        await pilot.press("f8")  # ticks Published: the DNS is asked
+        await wait_for(pilot, lambda: bool(asked), what="the DNS check")
+        await step_ready(pilot)
+        assert screen.published.value
+        assert asked == ["s2026._domainkey.example.com"]
+        message = field_message(screen, "dkim.published")
+        assert message.startswith("✖ not seen in the DNS yet (absent: no such name")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.5)
+        assert app.screen is screen  # refused: nothing to review
+
+        _dns_ok = _dns(monkeypatch, "pass")
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: bool(_dns_ok), what="the DNS check again")
+        await step_ready(pilot)
+        assert field_message(screen, "dkim.published").startswith(
+            "! the DNS shows it: s2026 signs from now; keep mail._domainkey.example.com")
+        changes = static_text(screen, "#changes-text")
+        assert opendkim.CONF in changes and ROTATION_FILE in changes
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        applied = await apply_from_review(pilot)
+        assert applied.result is not None and applied.result.ok, applied.result
+        outcome = " ".join(static_text(applied, "#apply-outcome").split())
+        assert "Mail is now signed with selector s2026." in outcome
+        assert "then remove that record" in outcome
+    conf = (sandbox / opendkim.CONF.lstrip("/")).read_text()
+    assert (opendkim.get(conf, "Selector"), opendkim.get(conf, "KeyFile")) == (
+        "s2026", "/etc/dkimkeys/s2026.private")
+    assert not (sandbox / ROTATION_FILE.lstrip("/")).exists()
+    assert (sandbox / "etc/dkimkeys/mail.private").exists()
