@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import idna
 
 from mailwizard import dnsrecords, postfix
-from mailwizard.facts import interface_addresses
+from mailwizard.facts import interface_addresses, mail_domains, primary_domain, stored_records
 from mailwizard.system import System
 from mailwizard.validate import Invalid
 
@@ -137,8 +137,6 @@ def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None
 def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None) -> Config:
     """Read everything the records depend on from the live system."""
     from mailwizard.steps.dkim import public_key, signing_answers
-    from mailwizard.steps.domains import mail_domains, primary_domain
-    from mailwizard.steps.spf import stored_records
 
     hostname = postfix.get(system, "myhostname").strip().lower()
     if not hostname or "." not in hostname:

@@ -321,7 +321,7 @@ the queue; the hub and the test screen show `opendkim not running` so you notice
 **Rotating the key.** Pick a new selector (e.g. `s2026`) and apply. This is done in two
 phases. First the new key is made and its record shown (and printed by `mailwizard apply`),
 while opendkim keeps signing with the old key, so nothing fails while the record is not
-published yet; the hub shows `s2026 waits for its DNS record`. Publish the record, then tick
+published yet; the hub shows `! s2026 waits for DNS`. Publish the record, then tick
 **Published** on this screen (`f8` checks the DNS again), or apply with `published = true` in
 `[dkim]`. The switch happens only when the DNS check (as `mailwizard check` does it, through
 this server's resolver) sees the new record; until then it is refused and mail stays signed
@@ -606,7 +606,7 @@ that signs now, and mail signed with it fails DKIM until the new record is publi
             return Status("problem", "opendkim not running", shown)
         rotation = read_rotation(system)
         if rotation is not None and rotation.signing == sel:
-            return Status("warn", f"{rotation.selector} waits for its DNS record", (
+            return Status("warn", f"{rotation.selector} waits for DNS", (
                 *shown, f"Rotation: signing with {sel} until {rotation.selector}'s record is "
                 "published"))
         return Status("ok", name, shown)

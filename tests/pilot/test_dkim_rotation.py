@@ -150,3 +150,23 @@ async def test_published_checks_the_dns_and_refuses_until_it_sees_the_record(
         "s2026", "/etc/dkimkeys/s2026.private")
     assert not (sandbox / ROTATION_FILE.lstrip("/")).exists()
     assert (sandbox / "etc/dkimkeys/mail.private").exists()
+
+
+async def test_the_hub_says_the_rotation_waits(sandbox: Path, runner: RecordingRunner,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from mailwizard import services
+    from mailwizard.screens.hub import HubScreen
+    from tests.pilot.harness import hub_ready
+
+    _rotating(sandbox)
+    main_cf = sandbox / "etc/postfix/main.cf"
+    main_cf.write_text(main_cf.read_text() + f"smtpd_milters = {opendkim.MILTER}\n")
+    monkeypatch.setattr(services, "opendkim_running", lambda system: True)
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=SIZE) as pilot:
+        await hub_ready(pilot)
+        hub = app.screen
+        assert isinstance(hub, HubScreen)
+        status = hub.statuses["dkim"]
+        assert (status.symbol, status.summary) == ("!", "s2026 waits for DNS")
+        assert "dkim" not in hub.fixes  # a warning: the DKIM screen finishes it

@@ -97,7 +97,7 @@ def test_a_new_selector_makes_the_key_and_keeps_signing_with_the_old(
     assert facts.record.name == "s2026._domainkey.example.com"
     assert facts.signing == "mail"
     status = STEP.status(signing)
-    assert (status.state, status.summary) == ("warn", "s2026 waits for its DNS record")
+    assert (status.state, status.summary) == ("warn", "s2026 waits for DNS")
     assert any("signing with mail" in line for line in status.now)
     # What the DNS check and the live test judge is still the key that signs.
     assert dkim.signing_answers(signing).selector == "mail"
