@@ -1,4 +1,4 @@
-"""A DKIM selector rotation headless, on real Postfix, opendkim and nsd (issue 11 item 2).
+"""A DKIM selector rotation headless, on real Postfix, opendkim and nsd.
 
 In an isolated namespace (tests/integration/nsenv.py): `mailwizard apply` signs with
 selector ``mail``, whose record nsd serves. A new selector (``s2026``) makes the new key and
@@ -19,8 +19,7 @@ from uuid import uuid4
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.test_spf_dkim import _dkim_verify, _message, _python
-from tests.integration.wizard import run_wizard
+from tests.integration.wizard import delivered, dkim_verifies, python_json, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -49,7 +48,7 @@ def _answers(ns: Namespace, selector: str, extra: str = "") -> Path:
 
 
 def _record(ns: Namespace, selector: str) -> tuple[str, str]:
-    found = _python(ns, "from mailwizard.steps.dkim import public_record\n"
+    found = python_json(ns, "from mailwizard.steps.dkim import public_record\n"
                         "from mailwizard.system import System\n"
                         f"result = public_record(System(), 'example.com', {selector!r})")
     assert found is not None, f"no key for {selector}"
@@ -76,7 +75,7 @@ def _send(ns: Namespace) -> bytes:
         mw_wait_mail /var/mail/root {token} 30
         """
     )
-    return ns.call(_message, token)
+    return ns.call(delivered, token)
 
 
 def _selector_of(message: bytes) -> str:
@@ -97,7 +96,7 @@ def _conf(ns: Namespace) -> list[str]:
 def ns() -> Iterator[Namespace]:
     with Namespace(hostname=HOSTNAME) as namespace:
         namespace.boot()
-        # Test-only: opendkim asks nsd (libunbound ignores resolv.conf, note 29).
+        # Test-only: opendkim asks nsd (its libunbound ignores resolv.conf).
         namespace.run("sed -i -e '/^TrustAnchorFile/d' -e '$a Nameservers\t\t127.0.0.1' "
                       "/etc/opendkim.conf")
         yield namespace
@@ -109,7 +108,7 @@ def test_rotation_signs_with_the_old_key_until_the_dns_shows_the_new_one(
     assert first.returncode == 0, first.stdout
     _serve(ns, "mail")
     before = _send(ns)
-    assert _selector_of(before) == "mail" and ns.call(_dkim_verify, before) is True
+    assert _selector_of(before) == "mail" and ns.call(dkim_verifies, before) is True
 
     # Phase 1: the new key and its record; opendkim still signs with mail.
     phase1 = run_wizard(ns, "apply", str(_answers(ns, "s2026")))
@@ -121,7 +120,7 @@ def test_rotation_signs_with_the_old_key_until_the_dns_shows_the_new_one(
     assert ns.run("stat -c '%a %U' /etc/dkimkeys/s2026.private").stdout.split() == [
         "600", "opendkim"]
     during = _send(ns)
-    assert _selector_of(during) == "mail" and ns.call(_dkim_verify, during) is True
+    assert _selector_of(during) == "mail" and ns.call(dkim_verifies, during) is True
     again = run_wizard(ns, "apply", str(_answers(ns, "s2026")))
     assert again.returncode == 0 and "Nothing to do" in again.stdout, again.stdout
 
@@ -134,7 +133,7 @@ def test_rotation_signs_with_the_old_key_until_the_dns_shows_the_new_one(
     assert "nothing was written" in early.stdout
     assert _conf(ns) == OLD_CONF
     refused = _send(ns)
-    assert _selector_of(refused) == "mail" and ns.call(_dkim_verify, refused) is True
+    assert _selector_of(refused) == "mail" and ns.call(dkim_verifies, refused) is True
 
     # Published (both records served): the switch; mail is signed by s2026 and verifies.
     _serve(ns, "mail", "s2026")
@@ -145,11 +144,11 @@ def test_rotation_signs_with_the_old_key_until_the_dns_shows_the_new_one(
     assert _conf(ns) == NEW_CONF
     assert ns.run("test -f /etc/dkimkeys/mail.private", check=False).returncode == 0
     after = _send(ns)
-    assert _selector_of(after) == "s2026" and ns.call(_dkim_verify, after) is True
+    assert _selector_of(after) == "s2026" and ns.call(dkim_verifies, after) is True
     # The message before the switch still verifies while the old record stays published.
-    assert ns.call(_dkim_verify, before) is True
+    assert ns.call(dkim_verifies, before) is True
     # Tampering breaks it: the verification is real.
-    assert ns.call(_dkim_verify, after.replace(b"rotation body", b"forged body")) is False
+    assert ns.call(dkim_verifies, after.replace(b"rotation body", b"forged body")) is False
     last = run_wizard(ns, "apply", str(published))
     assert last.returncode == 0 and "Nothing to do" in last.stdout, last.stdout
     assert ns.run("test -e /etc/mailwizard/dkim-rotation.toml", check=False).returncode == 1

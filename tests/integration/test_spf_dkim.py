@@ -8,19 +8,16 @@ client (XCLIENT) passing SPF gets `Received-SPF: pass`, one failing it a 5xx at 
 
 from __future__ import annotations
 
-import json
-import mailbox
 import re
 import shlex
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from uuid import uuid4
 
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import run_python, run_wizard
+from tests.integration.wizard import delivered, dkim_verifies, python_json, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -54,42 +51,19 @@ def _apply(ns: Namespace, answers: Path) -> str:
     return result.stdout
 
 
-def _python(ns: Namespace, code: str) -> Any:
-    """Run mailwizard code inside (a process of its own: ``sh`` needs threads, which a
-    process that only entered the PID namespace cannot start); return its JSON output."""
-    script = f"import json\n{code}\nprint(json.dumps(result))\n"
-    return json.loads(run_python(ns, script).strip().splitlines()[-1])
-
-
 def _public_record(ns: Namespace) -> tuple[str, str] | None:
-    found = _python(ns, "from mailwizard.steps.dkim import public_record\n"
+    found = python_json(ns, "from mailwizard.steps.dkim import public_record\n"
                         "from mailwizard.system import System\n"
                         "result = public_record(System(), 'example.com', 'mail')")
     return None if found is None else (found[0], found[1])
 
 
 def _status(ns: Namespace, name: str) -> tuple[str, str]:
-    found = _python(ns, "from mailwizard.steps import by_name\n"
+    found = python_json(ns, "from mailwizard.steps import by_name\n"
                         "from mailwizard.system import System\n"
                         f"s = by_name({name!r}).status(System())\n"
                         "result = [s.state, s.summary]")
     return found[0], found[1]
-
-
-def _message(token: str) -> bytes:
-    box = mailbox.mbox("/var/mail/root", create=False)
-    for key in box.iterkeys():
-        raw = box.get_bytes(key)
-        if token.encode() in raw:
-            return raw
-    raise AssertionError(f"{token} not in /var/mail/root")
-
-
-def _dkim_verify(message: bytes) -> bool:
-    """dkimpy with its default DNS lookup: resolv.conf -> nsd on 127.0.0.1."""
-    import dkim
-
-    return bool(dkim.verify(message, timeout=5))
 
 
 @pytest.fixture(scope="module")
@@ -182,12 +156,12 @@ def test_local_submission_is_signed_and_verifies(ns: Namespace,
         mw_wait_mail /var/mail/root {token} 30
         """
     )
-    message = ns.call(_message, token)
+    message = ns.call(delivered, token)
     assert b"DKIM-Signature:" in message
     assert re.search(rb"d=example\.com;", message) and re.search(rb"s=mail;", message)
-    assert ns.call(_dkim_verify, message) is True
+    assert ns.call(dkim_verifies, message) is True
     # Tampering breaks it: the verification is real.
-    assert ns.call(_dkim_verify, message.replace(b"signed body", b"forged body")) is False
+    assert ns.call(dkim_verifies, message.replace(b"signed body", b"forged body")) is False
 
 
 def test_mail_the_server_itself_sends_is_signed(ns: Namespace, applied: dict[str, str]) -> None:
@@ -200,10 +174,10 @@ def test_mail_the_server_itself_sends_is_signed(ns: Namespace, applied: dict[str
         mw_wait_mail /var/mail/root {token} 30
         """
     )
-    message = ns.call(_message, token)
+    message = ns.call(delivered, token)
     assert re.search(rb"^From: .*root@mail\.example\.com", message, re.M), message[:1500]
     assert b"DKIM-Signature:" in message, message[:1500]
-    assert ns.call(_dkim_verify, message) is True
+    assert ns.call(dkim_verifies, message) is True
 
 
 def test_smtp_submission_from_loopback_is_signed(ns: Namespace,
@@ -217,8 +191,8 @@ def test_smtp_submission_from_loopback_is_signed(ns: Namespace,
         mw_wait_mail /var/mail/root {token} 30
         """
     )
-    message = ns.call(_message, token)
-    assert ns.call(_dkim_verify, message) is True
+    message = ns.call(delivered, token)
+    assert ns.call(dkim_verifies, message) is True
 
 
 def test_outside_sender_passing_spf_gets_received_spf_pass(
@@ -232,7 +206,7 @@ def test_outside_sender_passing_spf_gets_received_spf_pass(
         mw_wait_mail /var/mail/root {token} 30
         """
     )
-    message = ns.call(_message, token).decode("utf-8", "replace")
+    message = ns.call(delivered, token).decode("utf-8", "replace")
     header = re.search(r"^Received-SPF: (\S+)", message, re.M | re.I)
     assert header is not None, message[:2000]
     assert header.group(1).lower() == "pass"

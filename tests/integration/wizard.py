@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import mailbox
 import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from tests.integration.nsenv import Namespace
 
@@ -99,3 +102,28 @@ def publish_example_zone(ns: Namespace) -> None:
         f"mail._domainkey IN TXT {record}\n"
     )
     ns.run(f"mw_nsd {shlex.quote(zone)} example.com")
+
+
+def python_json(ns: Namespace, code: str) -> Any:
+    """Run mailwizard ``code`` inside ``ns`` (in a process of its own) that sets ``result``;
+    return ``result`` through JSON."""
+    script = f"import json\n{code}\nprint(json.dumps(result))\n"
+    return json.loads(run_python(ns, script).strip().splitlines()[-1])
+
+
+def delivered(token: str, mbox: str = "/var/mail/root") -> bytes:
+    """The message containing ``token`` in ``mbox`` (run with ``Namespace.call``)."""
+    box = mailbox.mbox(mbox, create=False)
+    for key in box.iterkeys():
+        raw = box.get_bytes(key)
+        if token.encode() in raw:
+            return raw
+    raise AssertionError(f"{token} not in {mbox}")
+
+
+def dkim_verifies(message: bytes) -> bool:
+    """dkimpy with its default DNS lookup: resolv.conf -> nsd on 127.0.0.1 (run with
+    ``Namespace.call``)."""
+    import dkim
+
+    return bool(dkim.verify(message, timeout=5))

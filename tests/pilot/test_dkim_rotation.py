@@ -1,4 +1,4 @@
-"""Pilot tests: a DKIM selector rotation on the DKIM screen (issue 11 item 2).
+"""Pilot tests: a DKIM selector rotation on the DKIM screen.
 
 A new selector makes the new key while the old one signs; the Published tick (and f8)
 asks the DNS check, the review is refused until it sees the record, then the switch is
@@ -8,6 +8,7 @@ asks nsd).
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -19,13 +20,30 @@ from mailwizard.screens.dkim import DkimScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.steps import dkim
 from mailwizard.steps.dkim import ROTATION_FILE, Rotation, rotation_text
-from tests.pilot.harness import apply_from_review, make_app, step_ready, type_into, wait_for
-from tests.pilot.test_dkim_record import _genkey
-from tests.pilot.test_dkim_screen import RUA, SELECTOR, make_key
-from tests.pilot.test_flow import field_message, static_text
-from tests.support import RecordingRunner
+from tests.pilot.harness import (
+    apply_from_review,
+    field_message,
+    make_app,
+    static_text,
+    step_ready,
+    type_into,
+    wait_for,
+)
+from tests.support import RecordingRunner, make_key
 
 SIZE = (80, 24)
+SELECTOR = "#field-dkim-selector"
+RUA = "#field-dmarc-rua"
+
+
+def _genkey(sandbox: Path):  # type: ignore[no-untyped-def]
+    def genkey(argv: tuple[str, ...]) -> None:
+        """Like opendkim-genkey -D DIR: the key and its record in the private directory."""
+        sel = argv[argv.index("-s") + 1]
+        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
+        shutil.move(make_key(sandbox, sel), out / f"{sel}.private")
+        (out / f"{sel}.txt").write_text(f'{sel}._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
+    return genkey
 
 
 def _signing(sandbox: Path) -> None:

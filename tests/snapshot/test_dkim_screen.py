@@ -69,7 +69,7 @@ async def _key(pilot: Pilot[None]) -> None:
 
 
 async def _rotation(pilot: Pilot[None]) -> None:
-    """A rotation waiting for its record (issue 11 item 2): the Published tick and f8."""
+    """A rotation waiting for its record: the Published tick and f8."""
     await step_ready(pilot)
     await type_into(pilot, "#field-dmarc-rua", "postmaster@example.com", keys=2)
     await step_ready(pilot)
