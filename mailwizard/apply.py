@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +26,10 @@ from mailwizard.plan import POSTFIX_CHECK, PRIVATE_DIR, Command, Install, Plan
 from mailwizard.system import CommandError, System, UnsafeFile
 
 BACKUP_ROOT = "/var/backups/mailwizard"
+# Copies of files that hold passwords (sasldb2), one directory per backup: on tmpfs, so they
+# never reach a disk and a power loss takes them; root-only; deleted once the apply succeeded
+# or was restored (see Backup.scrub_secrets and scrub_secret_copies).
+SECRET_ROOT = "/run/mailwizard/secrets"
 
 EventKind = Literal["phase", "run", "line", "ok", "fail", "skip", "restored", "done"]
 
@@ -232,8 +237,8 @@ class Backup:
             entry = FileEntry(path, info is not None, path in secret)
             if info is not None and data is not None:
                 entry.mode, entry.owner, entry.group = info.mode, info.owner, info.group
-                copy = real / "files" / path.lstrip("/")
-                _private_dirs(real, copy.parent)
+                copy = backup.copy_of(entry)
+                _private_dirs(_secret_root(system) if entry.secret else real, copy.parent)
                 _write_synced(copy, data)
             manifest.files.append(entry)
         for directory_path in {p.parent for p in real.rglob("*") if p.is_file()}:
@@ -241,6 +246,13 @@ class Backup:
         manifest.changed = True  # from here on the apply may change files
         backup.save()
         return backup
+
+    def copy_of(self, entry: FileEntry) -> Path:
+        """Where the old bytes of ``entry`` are kept: in the backup, or for a file that holds
+        passwords under SECRET_ROOT (tmpfs, root-only)."""
+        base = f"{SECRET_ROOT}/{PurePosixPath(self.directory).name}" if entry.secret else (
+            f"{self.directory}/files")
+        return self.system.path(f"{base}/{entry.path.lstrip('/')}")
 
     @classmethod
     def load(cls, system: System, directory: str) -> Backup:
@@ -298,7 +310,10 @@ class Backup:
             return True
         if entry.mode is None or entry.owner is None or entry.group is None:
             raise ValueError("the manifest has no mode, owner and group for it")
-        copy = self.system.path(f"{self.directory}/files/{path.lstrip('/')}")
+        copy = self.copy_of(entry)
+        if entry.secret and not copy.is_file():  # /run is emptied at boot: a power loss
+            self.skipped.append(path)
+            return False
         data = copy.read_bytes()
         info = self.system.info(path)
         same_meta = info is not None and (info.mode, info.owner, info.group) == (
@@ -336,9 +351,48 @@ class Backup:
         """Delete the copies of files that hold passwords: a backup must not keep them."""
         for entry in self.manifest.files:
             if entry.secret and entry.existed:
-                copy = self.system.path(f"{self.directory}/files/{entry.path.lstrip('/')}")
-                copy.unlink(missing_ok=True)
+                self.copy_of(entry).unlink(missing_ok=True)
                 entry.scrubbed = True
+        shutil.rmtree(self.system.path(
+            f"{SECRET_ROOT}/{PurePosixPath(self.directory).name}"), ignore_errors=True)
+
+
+def _secret_root(system: System) -> Path:
+    """SECRET_ROOT, made root-only (0700 at each level from /run down), never through a
+    link: /run/mailwizard must be a real directory of ours."""
+    run = system.path("/run")
+    run.mkdir(parents=True, exist_ok=True)
+    top = system.path(SECRET_ROOT)
+    _private_dirs(run, top)
+    for level in (top.parent, top):
+        st = os.lstat(level)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+            raise UnsafeFile(f"{level} is not a directory of this user: refusing to keep "
+                             "password copies there")
+        os.chmod(level, 0o700)
+    return top
+
+
+def scrub_secret_copies(system: System, keep: str | None = None) -> list[str]:
+    """Delete the password copies of every backup but ``keep`` (the apply rollback would
+    undo), marking them scrubbed in their manifests; returns the backups scrubbed."""
+    top = system.path(SECRET_ROOT)
+    if not top.is_dir() or top.is_symlink():
+        return []
+    keep_name = PurePosixPath(keep).name if keep else None
+    scrubbed = []
+    for held in sorted(top.iterdir()):
+        if held.name == keep_name:
+            continue
+        directory = f"{BACKUP_ROOT}/{held.name}"
+        try:
+            backup = Backup.load(system, directory)
+            backup.scrub_secrets()
+            backup.save()
+        except (OSError, ValueError, KeyError, TypeError):  # no backup left for it
+            shutil.rmtree(held, ignore_errors=True)
+        scrubbed.append(directory)
+    return scrubbed
 
 
 def _missing_dirs(system: System, paths: list[str]) -> list[str]:
@@ -683,6 +737,7 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
     late = f"; {run.cancel.reason} came during the last step, so it finished" if (
         run.cancel.requested) else ""
     backup.finish(APPLIED, [c.undo for c in run.ran if c.undo], detail=late.lstrip("; "))
+    scrub_secret_copies(system)  # an interrupted apply before this one is no longer undone
     keep_last(system)
     run.emit("done", "applied" + late, step=True)
     return ApplyResult(True, backup.directory, reason=late.lstrip("; "), log=run.log)
@@ -794,6 +849,7 @@ def _rollback_locked(system: System, directory: str | None, emit: Emit | None) -
     if not backup.manifest.changed:  # interrupted while backing up: nothing to undo
         log.emit("phase", f"{directory}: that apply was interrupted before it changed any "
                           "file; nothing to undo")
+        _scrub(backup)
         _retire(system, directory)
         return ApplyResult(True, directory, restored=True, log=log.log)
     log.emit("phase", f"restoring {directory}")
@@ -802,8 +858,16 @@ def _rollback_locked(system: System, directory: str | None, emit: Emit | None) -
     system.cache.clear()
     if not ok:
         return ApplyResult(False, directory, "rollback", "; ".join(backup.failed), False, log.log)
+    _scrub(backup)
     _retire(system, directory)
     return ApplyResult(True, directory, restored=True, log=log.log)
+
+
+def _scrub(backup: Backup) -> None:
+    """After a rollback: the password copies it needed go too."""
+    backup.scrub_secrets()
+    with contextlib.suppress(OSError):
+        backup.save()
 
 
 def _retire(system: System, directory: str) -> None:

@@ -266,5 +266,7 @@ def test_passwords_never_leak(ns: Namespace) -> None:
     # sasldb2 holds passwords in clear: its backup copies serve a failed apply's restore and
     # are deleted once the apply is over, so no backup keeps any password.
     assert ns.call(_files_containing, ["/var/backups/mailwizard"], SECRETS) == []
+    # Nor the copies a restore would have needed (tmpfs, deleted once each apply was over).
+    assert ns.call(_files_containing, ["/run/mailwizard"], SECRETS) == []
     modes = ns.run("find /var/backups/mailwizard -name sasldb2 -printf '%m %u\\n'").stdout.split()
     assert set(modes) <= {"600", "root"}
