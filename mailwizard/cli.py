@@ -32,8 +32,12 @@ VERBS: dict[str, str] = {
              "                           --live: the live SMTP tests",
     "zone": "zone [--ipv4 A] [--ipv6 A]\n"
             "                           the DNS records to publish, as BIND zone lines",
-    "rollback": "rollback                 restore the files of the last apply",
+    "rollback": "rollback [ID] [--yes]    show what undoing the last apply (or backup ID)\n"
+                "                           changes, ask, restore the files, reload;\n"
+                "                           --list: every backup (ID, date, steps, files)",
 }
+# Verbs that change the machine: as a user who is not root they stop at once, saying so.
+ROOT_VERBS = ("apply", "rollback")
 UNBUILT_VERBS: set[str] = set()
 
 
@@ -97,11 +101,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mailwizard: unexpected arguments: {' '.join(args.args)}", file=sys.stderr)
             return EXIT_INVALID
         return _run_app(system, command)
+    if command in ROOT_VERBS and os.geteuid() != 0 and root.resolve() == Path("/"):
+        print(f"mailwizard {command}: needs root: it changes the mail server's files and "
+              "services and keeps its backups in /var/backups/mailwizard (root only); run it "
+              "as root, e.g. with sudo (nothing was done)", file=sys.stderr)
+        return EXIT_INVALID
     _say_if_interrupted(system)
     if command == "apply":
         return cmd_apply(system, _apply_parser().parse_args(args.args))
     if command == "rollback":
-        return cmd_rollback(system)
+        return cmd_rollback(system, _rollback_parser().parse_args(args.args))
     if command == "zone":
         return cmd_zone(system, _zone_parser().parse_args(args.args))
     if command == "check":
@@ -321,17 +330,102 @@ def cmd_check(system: System, ns: argparse.Namespace) -> int:
     return checks.exit_code(results)
 
 
-def cmd_rollback(system: System) -> int:
+def _rollback_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="mailwizard rollback",
+                description="Undo an apply: show what changes, ask, restore its files, run "
+                            "its undo commands, leave each service as it was before it.")
+    p.add_argument("id", nargs="?", metavar="ID",
+                   help="the backup to restore (see --list); default: the last apply")
+    p.add_argument("--list", action="store_true",
+                   help="list the backups (ID, date, steps, result, files) and exit")
+    p.add_argument("--yes", action="store_true",
+                   help="do not ask (for scripts; without a terminal it is required)")
+    return p
+
+
+def cmd_rollback(system: System, ns: argparse.Namespace) -> int:
+    from mailwizard import runlock
+
+    try:
+        if ns.list:
+            if ns.id or ns.yes:
+                print("mailwizard rollback: --list takes no ID and no --yes", file=sys.stderr)
+                return EXIT_INVALID
+            return _list_backups(system)
+        # preview, question and restore under one lock: what was shown is what is undone
+        with runlock.hold(system):
+            return _rollback_asked(system, ns)
+    except runlock.Busy as exc:
+        print(f"mailwizard rollback: {exc}", file=sys.stderr)
+        print("mailwizard rollback: nothing was restored", file=sys.stderr)
+        return EXIT_INVALID
+    except PermissionError as exc:
+        where = exc.filename or str(exc)
+        print(f"mailwizard rollback: permission denied: {where}: needs root (or a --root "
+              "DIR whose files you own)", file=sys.stderr)
+        return EXIT_INVALID
+
+
+def _list_backups(system: System) -> int:
+    from mailwizard import history
+
+    found = history.entries(system)
+    if not found:
+        print("mailwizard rollback: no backups yet (nothing was applied)")
+        return EXIT_OK
+    for entry in found:
+        steps = ", ".join(entry.manifest.steps) or "-"
+        mark = "  ← `mailwizard rollback` undoes this" if entry.latest else ""
+        print(f"{entry.ident}  {entry.manifest.created}  {steps}  {entry.result}{mark}")
+        for path in entry.files:
+            print(f"    {path}")
+    return EXIT_OK
+
+
+def _rollback_asked(system: System, ns: argparse.Namespace) -> int:
+    from mailwizard import history
     from mailwizard.apply import Event, rollback
+
+    try:
+        entry = history.rollable(system, ns.id)
+    except history.NotRollable as exc:
+        print(f"mailwizard rollback: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    shown = history.preview(system, entry)
+    print(f"Backup {entry.ident} ({entry.manifest.created}; "
+          f"{', '.join(entry.manifest.steps) or 'no step named'}; {entry.result}). "
+          "Rolling it back changes:")
+    sys.stdout.write(shown.diff)
+    if shown.changes_nothing:
+        print("no file: they are as they were before that apply")
+    for line in (*shown.notes, *(f"run: {c}" for c in shown.commands),
+                 *(f"service {s}" for s in shown.services), *shown.cannot):
+        print(line)
+    if shown.later:
+        which = "a later apply is" if len(shown.later) == 1 else "later applies are"
+        print(f"note: {which} not undone: {', '.join(shown.later)} (files both changed are "
+              "put back to before this one)")
+    if not ns.yes:
+        if not sys.stdin.isatty():
+            print("mailwizard rollback: no terminal to ask on: give --yes to roll back without "
+                  "a question", file=sys.stderr)
+            print("mailwizard rollback: nothing was restored", file=sys.stderr)
+            return EXIT_INVALID
+        print("Roll back these changes? [y/N] ", end="", flush=True)
+        if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+            print("mailwizard rollback: nothing was restored", file=sys.stderr)
+            return EXIT_INVALID
 
     def show(event: Event) -> None:
         print(f"{event.kind}: {event.text}")
 
-    result = rollback(system, emit=show)
+    result = rollback(system, entry.directory, emit=show)
     if not result.ok:
-        print(f"mailwizard: {result.reason}", file=sys.stderr)
+        print(f"mailwizard rollback: {result.reason}", file=sys.stderr)
         return EXIT_INVALID
-    print(f"Restored the files of {result.backup}.")
+    print(f"Restored the files of {result.backup}: they are as they were before that apply.")
+    for line in shown.cannot:
+        print(line)
     return EXIT_OK
 
 

@@ -112,7 +112,7 @@ def test_second_apply_half_a_second_later_is_refused_and_the_first_completes(
 
 def test_rollback_during_an_apply_is_refused(ns: Namespace) -> None:
     temp = temp_dirs(ns)
-    runs = pair(ns, f"apply {ns.tmp}/more.toml", "rollback", 0.5)
+    runs = pair(ns, f"apply {ns.tmp}/more.toml", "rollback --yes", 0.5)
     assert runs["first"][0] == 0, runs["first"][2]
     rc, _, out = runs["second"]
     assert rc != 0 and f"PID {runs['first'][1]}" in out, out
@@ -123,7 +123,7 @@ def test_rollback_during_an_apply_is_refused(ns: Namespace) -> None:
 
 def test_apply_during_a_rollback_is_refused(ns: Namespace) -> None:
     temp = temp_dirs(ns)
-    runs = pair(ns, "rollback", f"apply {ns.tmp}/full.toml", 0.3, slow=True)
+    runs = pair(ns, "rollback --yes", f"apply {ns.tmp}/full.toml", 0.3, slow=True)
     assert runs["first"][0] == 0, runs["first"][2]
     rc, _, out = runs["second"]
     assert rc == 2 and f"PID {runs['first'][1]}" in out, out
@@ -146,7 +146,7 @@ def test_two_different_applies_at_once_leave_one_whole_result(ns: Namespace) -> 
 def test_a_stale_lock_of_a_dead_process_does_not_block(ns: Namespace) -> None:
     dead = ns.run("sh -c 'echo $$' ").stdout.strip()  # a PID that has exited
     ns.run(f"echo {dead} > /run/mailwizard.lock")
-    result = run_wizard(ns, "rollback", env=ENV)
+    result = run_wizard(ns, "rollback", "--yes", env=ENV)
     assert result.returncode == 0, result.stdout
     assert "sales:" not in ns.run("cat /etc/aliases").stdout
     print(f"concurrent pairs run: {len(PAIRS_RUN)}: {PAIRS_RUN}")

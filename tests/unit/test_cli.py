@@ -129,7 +129,7 @@ def test_rollback(sandbox: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
     code, _, err = run(capsys, "--root", str(sandbox), "rollback")
     assert code == 1 and "no backup" in err
     assert run(capsys, "--root", str(sandbox), "apply", write(tmp_path, GOOD))[0] == 0
-    code, out, _ = run(capsys, "--root", str(sandbox), "rollback")
+    code, out, _ = run(capsys, "--root", str(sandbox), "rollback", "--yes")
     assert code == 0 and "Restored the files of /var/backups/mailwizard/" in out
     after = {k: v for k, v in tree(sandbox).items() if not k.startswith("var/backups")}
     assert after == {k: v for k, v in before.items() if not k.startswith("var/backups")}

@@ -95,7 +95,7 @@ def test_after_kill_9_every_verb_says_so_and_rollback_undoes_exactly_that_apply(
         assert "did not finish" in err and "mailwizard rollback" in err, err
     # the next run marked it: every manifest has a result
     assert Backup.load(system, found.directory).manifest.result == INTERRUPTED
-    assert cli.main(["--root", str(sandbox), "rollback"]) == 0
+    assert cli.main(["--root", str(sandbox), "rollback", "--yes"]) == 0
     assert snapshot(sandbox) == before  # the killed apply undone, the good one kept
     assert b"the first, good apply" in (sandbox / "etc/postfix/main.cf").read_bytes()
     assert journal.find(system) is None
@@ -111,7 +111,7 @@ def test_a_kill_during_the_backup_is_not_taken_for_the_apply_before(
     found = journal.find(system)
     assert found is not None and not found.changed
     assert "had not changed any file yet" in found.message()
-    assert cli.main(["--root", str(sandbox), "rollback"]) == 0
+    assert cli.main(["--root", str(sandbox), "rollback", "--yes"]) == 0
     out = capsys.readouterr().out
     assert "before it changed any file; nothing to undo" in out, out
     # the previous, good apply is still in place and still the one a rollback would undo
