@@ -13,14 +13,13 @@ import os
 import secrets
 import shutil
 import stat
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from mailwizard import postfix, runlock, services
+from mailwizard import postfix, runlock, services, tempdirs
 from mailwizard.interrupt import Cancel
 from mailwizard.plan import POSTFIX_CHECK, PRIVATE_DIR, Command, Install, Plan
 from mailwizard.system import CommandError, System, UnsafeFile
@@ -625,7 +624,7 @@ def _private_dir(system: System) -> str:
     """A fresh directory only root can enter (mkdtemp: 0700, unguessable name), logical."""
     base = system.path("/tmp")
     base.mkdir(parents=True, exist_ok=True)
-    made = Path(tempfile.mkdtemp(prefix="mailwizard-", dir=base))
+    made = Path(tempdirs.make("key", base))
     return "/" + str(made.relative_to(system.root)).lstrip("/")
 
 

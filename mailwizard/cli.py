@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
 import typing
 from collections.abc import Sequence
@@ -94,6 +95,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mailwizard: --root {args.root}: not a directory", file=sys.stderr)
         return EXIT_INVALID
     system = System(root=root)
+    _sweep_temp_dirs(system)
+    with _signals_end_cleanly():
+        return _dispatch(system, args)
+
+
+def _sweep_temp_dirs(system: System) -> None:
+    """Remove the temp dirs that killed runs left (``tempdirs``)."""
+    import tempfile
+
+    from mailwizard import tempdirs
+
+    places = {tempfile.gettempdir(), str(system.path("/tmp"))}
+    tempdirs.sweep(*sorted(places))
+
+
+@contextlib.contextmanager
+def _signals_end_cleanly() -> typing.Iterator[None]:
+    """SIGHUP and SIGTERM end the run as an exception would, through every ``finally``
+    (temp dirs removed, commands killed), not at once; an apply defers them further."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    old = {s: signal.signal(s, stop) for s in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, previous in old.items():
+            signal.signal(s, previous)
+
+
+def _dispatch(system: System, args: argparse.Namespace) -> int:
     command = args.command
     step_names = {s.name for s in STEPS if s.listed}
     if command is None or command in step_names:
@@ -101,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"mailwizard: unexpected arguments: {' '.join(args.args)}", file=sys.stderr)
             return EXIT_INVALID
         return _run_app(system, command)
-    if command in ROOT_VERBS and os.geteuid() != 0 and root.resolve() == Path("/"):
+    if command in ROOT_VERBS and os.geteuid() != 0 and not system.sandboxed:
         print(f"mailwizard {command}: needs root: it changes the mail server's files and "
               "services and keeps its backups in /var/backups/mailwizard (root only); run it "
               "as root, e.g. with sudo (nothing was done)", file=sys.stderr)

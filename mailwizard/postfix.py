@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from mailwizard import tempdirs
 from mailwizard.plan import FileChange
 from mailwizard.system import Result, System
 
@@ -79,7 +79,7 @@ def _query(system: System, main: bytes, master: bytes, *flags: str) -> Result:
     cached = system.cache.get(key)
     if isinstance(cached, Result):
         return cached
-    with tempfile.TemporaryDirectory(prefix="mailwizard-read-") as tmp:
+    with tempdirs.private("read") as tmp:
         _write_stage(Path(tmp), main, master)
         result = system.query(["postconf", "-c", tmp, *flags])
     result = Result(result.argv, result.rc, result.stdout.replace(tmp, CONFIG_DIR),
@@ -149,7 +149,7 @@ def stage(
     a new service (``spfcheck_time_limit``) are not reported as unused.
     """
     main, master = _files(system)
-    with tempfile.TemporaryDirectory(prefix="mailwizard-stage-") as tmp:
+    with tempdirs.private("stage") as tmp:
         stage_dir = Path(tmp)
         _write_stage(stage_dir, main, master)
         calls: list[list[str]] = []

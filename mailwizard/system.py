@@ -124,6 +124,7 @@ class ShRunner:
             "_encoding": "utf-8",
             "_decode_errors": "replace",
             "_return_cmd": True,
+            "_preexec_fn": _dies_with(os.getpid()),
         }
         if data is not None:
             kwargs["_in"] = data
@@ -189,6 +190,39 @@ class ShRunner:
         if check and rc != 0:
             raise CommandError(argv, rc, out + err)
         return result
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _dies_with(parent: int) -> Callable[[], None]:
+    """What the forked child runs before exec: ask the kernel to SIGKILL it when this
+    process dies (even by kill -9), and exit at once if that already happened. The
+    setting does not pass to what the command forks itself (the daemons it starts)."""
+    prctl = _prctl()
+
+    def preexec() -> None:
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return preexec
+
+
+_PRCTL: list[Any] = []
+
+
+def _prctl() -> Any:
+    """libc's prctl, looked up before any fork (a child must not load libraries)."""
+    if not _PRCTL:
+        try:
+            import ctypes
+
+            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
+        except (OSError, AttributeError):
+            _PRCTL.append(None)
+    return _PRCTL[0]
 
 
 # What a child command may inherit: the search path, the home, the proxies apt-get needs.
