@@ -1,63 +1,38 @@
 """The aliases step's screen: /etc/aliases as a table, edited one row at a time.
 
-The table holds the whole alias table as the admin wants it; the two fields under it edit
-the highlighted row (ctrl+n adds a row, ctrl+d removes it). ``steps.aliases.edits`` turns
-the edited table into the minimal answers (changed, new and removed names only).
+The table (a :class:`ListEditor`) holds the alias table as the admin wants it, with the
+pending edits marked; the two fields under it edit the highlighted row (ctrl+n adds a row,
+ctrl+d marks it for deletion or keeps it again). ``steps.aliases.table_answers`` turns the
+edited table into the minimal answers (changed, new and removed names only).
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.validation import ValidationResult, Validator
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
 from mailwizard import validate
-from mailwizard.steps.aliases import AliasesAnswers, edits, toml_key
+from mailwizard.pending import Entry, PendingEdits
+from mailwizard.steps.aliases import AliasesAnswers, pending_table, table_answers, toml_key
 from mailwizard.steps.base import Problem
-from mailwizard.validate import Invalid
 
-from .step_base import Check, Field, StepScreen, split_items
+from .list_editor import Level, ListEditor, RowInput
+from .step_base import Check, Field, StepScreen
 
 NAME_INPUT = "alias-name"
 TARGETS_INPUT = "alias-targets"
 NO_ROW = "aliases.\0"  # the fields' key while no row is selected: matches nothing
 
 
-@dataclass
-class Row:
-    """One table row as typed; ``original`` is the file's targets (None for a new row)."""
-
-    id: str
-    name: str
-    text: str
-    original: tuple[str, ...] | None = None
-    original_name: str | None = None
-
-    @property
-    def blank(self) -> bool:
-        return not self.name.strip() and not self.text.strip()
-
-    @property
-    def key(self) -> str:
-        return self.name.strip().lower()
-
-    def targets(self) -> tuple[str, ...]:
-        """The targets; an untouched row keeps the file's (even forms the wizard won't write)."""
-        if self.original is not None and self.text == ", ".join(self.original):
-            return self.original
-        return tuple(split_items(self.text))
-
-    @property
-    def where(self) -> str:
-        return f"aliases.{toml_key(self.key)}"
+def where(entry: Entry[str]) -> str:
+    """The answers-file name of an entry (what its problems are named by)."""
+    return f"aliases.{toml_key(entry.key.strip().lower())}"
 
 
 class RowField(Field):
@@ -89,18 +64,11 @@ class NameCheck(Validator):
         self.owner = owner
 
     def validate(self, value: str) -> ValidationResult:
-        row = self.owner.selected
-        if row is None or row.blank:
+        entry = self.owner.selected
+        if entry is None:
             return self.success()
-        if row.original_name is not None and value == row.original_name:
-            return self.success()
-        try:
-            key = validate.local_name(value)
-        except Invalid as exc:
-            return self.failure(str(exc))
-        if any(r.key == key for r in self.owner.rows if r is not row):
-            return self.failure(f"{key} is already in the table: edit that row")
-        return self.success()
+        problem = self.owner.table.key_problem(value, entry)
+        return self.failure(problem) if problem else self.success()
 
 
 class TargetsCheck(Validator):
@@ -112,14 +80,11 @@ class TargetsCheck(Validator):
         self.each = Check(validate.address, each=True)
 
     def validate(self, value: str) -> ValidationResult:
-        row = self.owner.selected
-        if row is None or row.blank:
+        entry = self.owner.selected
+        if entry is None or value == entry.original:
             return self.success()
-        if row.original is not None and value == ", ".join(row.original):
-            return self.success()
-        if not split_items(value):
-            return self.failure("give one or more addresses (ctrl+d removes the alias)")
-        return self.each.validate(value)
+        problem = self.owner.table.value_problem(entry, value)
+        return self.failure(problem) if problem else self.each.validate(value)
 
 
 class AliasesScreen(StepScreen[AliasesAnswers]):
@@ -138,117 +103,89 @@ class AliasesScreen(StepScreen[AliasesAnswers]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.before = AliasesAnswers()
-        self.rows: list[Row] = []
-        self.selected: Row | None = None
-        self._ids = itertools.count()
+        self.table: PendingEdits[str] = pending_table(self.before)
+        self.selected: Entry[str] | None = None
 
     # Layout -------------------------------------------------------------------------------
 
     def compose_form(self) -> ComposeResult:
-        table: DataTable[Text | str] = DataTable(id="aliases-table", cursor_type="row",
-                                                 zebra_stripes=True)
-        table.add_column(" ", key="mark", width=1)
-        table.add_column("Alias", key="name")
-        table.add_column("Forwards to", key="targets")
-        yield table
-        yield RowField("Alias", "name", Input(
-            placeholder="support", validators=[NameCheck(self)], id=NAME_INPUT,
-            compact=True), hint="a local name: mail to it@ your domains is forwarded")
-        yield RowField("Forwards to", "targets", Input(
-            placeholder="you@example.net, other@example.net",
-            validators=[TargetsCheck(self)], id=TARGETS_INPUT, compact=True),
-            hint="addresses or local users, separated by commas")
+        yield ListEditor(
+            RowField("Alias", "name", RowInput(
+                placeholder="support", validators=[NameCheck(self)], id=NAME_INPUT,
+                compact=True), hint="a local name: mail to it@ your domains is forwarded"),
+            RowField("Forwards to", "targets", RowInput(
+                placeholder="you@example.net, other@example.net",
+                validators=[TargetsCheck(self)], id=TARGETS_INPUT, compact=True),
+                hint="addresses or local users, separated by commas"),
+            columns=("Alias", "Forwards to"), detail=lambda entry: entry.value,
+            empty="no aliases yet: ctrl+n adds one", id="aliases", table_id="aliases-table")
+
+    @property
+    def editor(self) -> ListEditor[str]:
+        return self.query_one("#aliases", ListEditor)
 
     def on_mount(self) -> None:
         super().on_mount()
         self._enable(False)
-        self.call_after_refresh(self.table.focus)  # after the base focused the first Input
+        self.call_after_refresh(self.editor.table.focus)  # after the base focused an Input
 
     # The contract ---------------------------------------------------------------------------
 
     def answers_from_form(self) -> AliasesAnswers:
-        seen: set[str] = set()
-        entries: list[tuple[str, tuple[str, ...]]] = []
-        for number, row in enumerate(self.rows, 1):
-            if row.blank:
-                continue
-            if not row.key:
-                raise Invalid(f"row {number} has no alias name")
-            if row.key in seen:
-                raise Invalid(f"{row.key} is in the table twice")
-            targets = row.targets()
-            if not targets:
-                raise Invalid(f"{row.key}: give one or more addresses (ctrl+d removes it)")
-            seen.add(row.key)
-            entries.append((row.key, targets))
-        return edits(self.before, AliasesAnswers(tuple(entries)))
+        return table_answers(self.before, self.table)
 
     def fill_form(self, answers: AliasesAnswers) -> None:
         self.before = answers
-        self.rows = [Row(self._new_id(), name, ", ".join(targets), targets, name)
-                     for name, targets in answers.entries]
-        table = self.table
-        table.clear()
-        for row in self.rows:
-            table.add_row(" ", row.name, row.text, key=row.id)
-        self._select(self.rows[0] if self.rows else None)
+        self.table = pending_table(answers)
+        self.editor.show(self.table)
+        self._select(self.table.entries[0] if self.table.entries else None)
 
-    # The table ----------------------------------------------------------------------------
+    # The row editor -----------------------------------------------------------------------
 
-    @property
-    def table(self) -> DataTable[Text | str]:
-        return self.query_one("#aliases-table", DataTable)
-
-    def _new_id(self) -> str:
-        return f"row{next(self._ids)}"
-
-    def _row(self, row_id: str | None) -> Row | None:
-        return next((r for r in self.rows if r.id == row_id), None)
+    def _input(self, name: str) -> Input:
+        return self.query_one("#" + name, Input)
 
     def _enable(self, on: bool) -> None:
         for field_input in self.query(Input):
             field_input.disabled = not on
 
-    def _select(self, row: Row | None) -> None:
-        """Show ``row`` in the fields (None: nothing to edit)."""
-        self.selected = row
-        self._enable(row is not None)
-        name_input = self.query_one("#" + NAME_INPUT, Input)
-        targets_input = self.query_one("#" + TARGETS_INPUT, Input)
-        name_input.value = row.name if row else ""
-        targets_input.value = row.text if row else ""
+    def _select(self, entry: Entry[str] | None) -> None:
+        """Show ``entry`` in the fields (None, or one marked for deletion: nothing to edit)."""
+        self.selected = entry
+        self._enable(entry is not None and not entry.deleted)
+        self._input(NAME_INPUT).value = entry.key if entry else ""
+        self._input(TARGETS_INPUT).value = entry.value if entry else ""
         self._rekey()
         for field in self.query(RowField):
             field.check_now()
 
     def _rekey(self) -> None:
         """Point the fields at the highlighted row's answers-file name and its problems."""
-        key = self.selected.where if self.selected else NO_ROW
+        key = where(self.selected) if self.selected else NO_ROW
         for field in self.query(RowField):
             field.key = key
             field.problems = [p for p in self.problems if field.matches(p)]
             field.show()
         self._show_changes()
 
-    @on(DataTable.RowHighlighted, "#aliases-table")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        row = self._row(event.row_key.value)
-        if row is not None and row is not self.selected:
-            self._select(row)
+    @on(ListEditor.Highlighted, "#aliases")
+    def _highlighted(self, event: ListEditor.Highlighted) -> None:
+        if event.entry is not self.selected:
+            self._select(event.entry)
 
-    @on(DataTable.RowSelected, "#aliases-table")
+    @on(ListEditor.Chosen, "#aliases")
     def _chosen(self) -> None:
-        if self.selected is not None:
-            self.query_one("#" + TARGETS_INPUT, Input).focus()
+        if self.selected is not None and not self.selected.deleted:
+            self._input(TARGETS_INPUT).focus()
 
     @on(Input.Changed, "#" + NAME_INPUT)
     def _name_typed(self, event: Input.Changed) -> None:
-        row = self.selected
+        entry = self.selected
         value = event.input.value  # now, not when the event was made
-        if row is None or row.name == value:
+        if entry is None or entry.key == value:
             return
-        row.name = value
-        self.table.update_cell(row.id, "name", value, update_width=True)
+        self.table.edit(entry, key=value)
+        self.editor.update(entry)
         self._rekey()
         for field in self.query(RowField):
             if field.part == "targets":
@@ -256,65 +193,60 @@ class AliasesScreen(StepScreen[AliasesAnswers]):
 
     @on(Input.Changed, "#" + TARGETS_INPUT)
     def _targets_typed(self, event: Input.Changed) -> None:
-        row = self.selected
+        entry = self.selected
         value = event.input.value
-        if row is None or row.text == value:
+        if entry is None or entry.value == value:
             return
-        row.text = value
-        self.table.update_cell(row.id, "targets", value, update_width=True)
+        self.table.edit(entry, value=value)
+        self.editor.update(entry)
 
     def action_new_alias(self) -> None:
         if not self.loaded:
             return
-        row = Row(self._new_id(), "", "")
-        self.rows.append(row)
-        table = self.table
-        table.add_row(" ", "", "", key=row.id)
-        self._select(row)
-        table.move_cursor(row=len(self.rows) - 1)
-        self.set_focus(self.query_one("#" + NAME_INPUT, Input))  # now: typing may follow
+        entry = self.table.add("", "")
+        self.editor.append(entry)
+        self._select(entry)
+        self.set_focus(self._input(NAME_INPUT))  # now: typing may follow at once
 
     def action_delete_alias(self) -> None:
-        row = self.selected
-        if row is None:
+        entry = self.selected
+        if entry is None:
             return
-        index = self.rows.index(row)
-        self.rows.remove(row)
-        self.selected = None
-        table = self.table
-        table.remove_row(row.id)
-        following = self.rows[min(index, len(self.rows) - 1)] if self.rows else None
-        self._select(following)
-        if following is not None:
-            table.move_cursor(row=self.rows.index(following))
+        name = entry.key.strip().lower() or "the new row"
+        editor = self.editor
+        if entry.deleted:
+            self.table.keep(entry)
+            self.notify(f"{name} is kept.", timeout=3)
+            editor.update(entry)
+            self._select(entry)
+        elif self.table.delete(entry):
+            self.notify(f"{name} will be removed: review to apply", timeout=3)
+            editor.update(entry)
+            self._select(entry)
+            editor.table.focus()
         else:
-            table.focus()
-        self.notify(f"{row.key or 'the new row'} removed: review to apply", timeout=3)
+            self.notify(f"{name} will not be added.", timeout=3)
+            editor.show(self.table)
+            self._select(editor.selected)
+            editor.table.focus()
         self.changed()
 
-    # Marks: + new, ~ changed, ✖ / ! problems --------------------------------------------
+    # Marks: ✖ / ! where the step sees problems ----------------------------------------------
 
     def proposed(self) -> None:
         self._rekey()
         self._mark_rows()
 
     def _mark_rows(self) -> None:
-        before = self.before.as_dict()
-        for row in self.rows:
+        marks: dict[str, Level] = {}
+        typed_wrong = any(f.local_error for f in self.query(RowField))
+        for entry in self.table.entries:
+            name = where(entry)
             mine = [p for p in self.problems
-                    if p.field == row.where or p.field.startswith(row.where + "[")]
-            typed_wrong = row is self.selected and any(
-                f.local_error for f in self.query(RowField))
-            if typed_wrong or any(p.level == "error" for p in mine):
-                mark = Text("✖", style="bold red")
+                    if p.field == name or p.field.startswith(name + "[")]
+            if (entry is self.selected and typed_wrong) or any(
+                    p.level == "error" for p in mine):
+                marks[entry.id] = "error"
             elif mine:
-                mark = Text("!", style="yellow")
-            elif row.blank:
-                mark = Text(" ")
-            elif row.key not in before:
-                mark = Text("+", style="green")
-            elif before[row.key] != row.targets():
-                mark = Text("~", style="yellow")
-            else:
-                mark = Text(" ")
-            self.table.update_cell(row.id, "mark", mark)
+                marks[entry.id] = "warning"
+        self.editor.mark_problems(marks)

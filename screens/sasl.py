@@ -1,10 +1,11 @@
 """The SASL step's screen: a list of logins with pending adds, new passwords and deletions.
 
-The admin edits the list in small dialogs (ctrl+n add, enter/ctrl+e new password, ctrl+d
-delete with a confirmation); nothing happens until review and apply. ``answers_from_form``
-turns the pending edits into one :class:`SaslAnswers`, so "What will change", review, apply
-and help work as on every other step. Passwords become :class:`Secret` the moment a dialog
-closes and are only ever shown as ``••••••`` (masked inputs; ``Command.display``).
+The list is a :class:`ListEditor` of the pending edits; the admin edits it in small dialogs
+(ctrl+n add, enter/ctrl+e new password, ctrl+d delete with a confirmation); nothing happens
+until review and apply. ``answers_from_form`` turns the pending edits into one
+:class:`SaslAnswers`, so "What will change", review, apply and help work as on every other
+step. Passwords become :class:`Secret` the moment a dialog closes and are only ever shown as
+``••••••`` (masked inputs; ``Command.display``).
 """
 
 from __future__ import annotations
@@ -19,15 +20,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, Checkbox, Input, Label, Static
 
 from mailwizard import validate
+from mailwizard.pending import Entry, PendingEdits
 from mailwizard.secret import Secret
 from mailwizard.steps.base import Problem
-from mailwizard.steps.sasl import AUTH_RATE_LIMIT, SaslAnswers, SaslUser, password_problems
+from mailwizard.steps.sasl import (
+    AUTH_RATE_LIMIT,
+    SaslAnswers,
+    logins_answers,
+    password_problems,
+    pending_logins,
+)
 from mailwizard.validate import Invalid
 
+from .list_editor import ListEditor
 from .step_base import Field, StepScreen
 from .toggles import Tick
 
@@ -110,8 +118,8 @@ class ConfirmDelete(ModalScreen[bool]):
 class LoginDialog(ModalScreen[tuple[str, Secret] | None]):
     """A new login (login, password, again) or a new password for ``login`` (twice).
 
-    ``taken`` maps logins that cannot be added to the reason. The password leaves this
-    dialog only as a :class:`Secret`; messages never contain it.
+    ``check(login)`` says why a login cannot be added (None: it can). The password leaves
+    this dialog only as a :class:`Secret`; messages never contain it.
     """
 
     CSS_PATH = CSS
@@ -122,10 +130,11 @@ class LoginDialog(ModalScreen[tuple[str, Secret] | None]):
         Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
-    def __init__(self, login: str | None = None, taken: dict[str, str] | None = None) -> None:
+    def __init__(self, login: str | None = None,
+                 check: Callable[[str], str | None] = lambda login: None) -> None:
         super().__init__()
         self.login = login
-        self.taken = taken or {}
+        self.check = check
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
@@ -167,9 +176,8 @@ class LoginDialog(ModalScreen[tuple[str, Secret] | None]):
             login = validate.sasl_user(raw)
         except Invalid as exc:
             return raw.strip(), [Problem(USER, str(exc))]
-        if login in self.taken:
-            return login, [Problem(USER, self.taken[login])]
-        return login, []
+        problem = self.check(login)
+        return login, [Problem(USER, problem)] if problem else []
 
     def _check(self, final: bool) -> bool:
         """Mark the fields; ``final`` also checks empty fields and the second entry."""
@@ -237,6 +245,14 @@ class LoginDialog(ModalScreen[tuple[str, Secret] | None]):
         self.dismiss((login, Secret(self._input(PASSWORD).value)))
 
 
+def _note(entry: Entry[Secret | None]) -> str:
+    if entry.deleted:
+        return "will be deleted"
+    if entry.is_new:
+        return "new login"
+    return "new password" if entry.value is not None else ""
+
+
 class SaslScreen(StepScreen[SaslAnswers]):
     """The logins in /etc/sasldb2 with pending edits; AUTH on/off; the TLS warning."""
 
@@ -249,81 +265,39 @@ class SaslScreen(StepScreen[SaslAnswers]):
 
     def __init__(self, step: Any) -> None:
         super().__init__(step)
-        self.existing: tuple[str, ...] = ()  # logins in sasldb2 (from current())
-        self.new_passwords: dict[str, Secret] = {}  # new logins and changed passwords
-        self.removed: set[str] = set()
+        self.logins: PendingEdits[Secret | None] = pending_logins(SaslAnswers())
 
     # The form ---------------------------------------------------------------------------
 
     def compose_form(self) -> ComposeResult:
-        yield LoginsField("Logins", USERS, widget=OptionList(id="sasl-logins"),
-                          hint="⏎ new password · ^n add · ^d delete · all after review")
+        yield LoginsField("Logins", USERS, widget=ListEditor(
+            columns=("Login", ""), detail=_note, italic_detail=True, header=False,
+            empty="no logins yet: ctrl+n adds one", id="sasl-logins"),
+            hint="⏎ new password · ^n add · ^d delete · all after review")
         yield AuthField("AUTH", ENABLED, widget=Tick(
             "offer logins after STARTTLS (ports 25 and 587)", id="sasl-enabled"),
             hint=f"against guessing: at most {AUTH_RATE_LIMIT} AUTH tries a minute per client")
-
-    @property
-    def logins(self) -> list[str]:
-        return sorted({*self.existing, *self.new_passwords})
 
     @property
     def auth(self) -> Checkbox:
         return self.query_one("#sasl-enabled", Checkbox)
 
     @property
-    def listing(self) -> OptionList:
-        return self.query_one("#sasl-logins", OptionList)
+    def editor(self) -> ListEditor[Secret | None]:
+        return self.query_one("#sasl-logins", ListEditor)
 
     def answers_from_form(self) -> SaslAnswers:
-        users = tuple(SaslUser(login, self.new_passwords.get(login))
-                      for login in self.logins if login not in self.removed)
-        return SaslAnswers(enabled=self.auth.value, users=users,
-                           remove=tuple(sorted(self.removed)))
+        return logins_answers(self.logins, enabled=self.auth.value)
 
     def fill_form(self, answers: SaslAnswers) -> None:
-        self.existing = tuple(u.user for u in answers.users)
-        self.new_passwords = {}
-        self.removed = set()
+        self.logins = pending_logins(answers)
         with self.auth.prevent(Checkbox.Changed):
             self.auth.value = answers.enabled
-        self._refresh_list()
-        self.listing.focus()
+        self.editor.show(self.logins)
+        self.editor.focus()
 
-    def _row(self, login: str, width: int) -> Text:
-        if login in self.removed:
-            mark, note, style = "−", "will be deleted", "red"
-        elif login not in self.existing:
-            mark, note, style = "+", "new login", "green"
-        elif login in self.new_passwords:
-            mark, note, style = "~", "new password", "yellow"
-        else:
-            mark, note, style = " ", "", ""
-        text = Text(f"{mark} ", style=f"bold {style}".strip())
-        text.append(login, style="strike" if login in self.removed else "")
-        if note:
-            text.append(" " * (width - len(login) + 2))
-            text.append(note, style=f"italic {style}")
-        return text
-
-    def _refresh_list(self, select: str | None = None) -> None:
-        listing = self.listing
-        current = select or self._selected()
-        listing.clear_options()
-        logins = self.logins
-        if not logins:
-            listing.add_option(Option(Text("no logins yet: ctrl+n adds one", style="dim"),
-                                      disabled=True))
-            return
-        width = max(len(login) for login in logins)
-        listing.add_options([Option(self._row(login, width), id=login) for login in logins])
-        listing.highlighted = logins.index(current) if current in logins else 0
-
-    def _selected(self) -> str | None:
-        option = self.listing.highlighted_option
-        return option.id if option is not None and not option.disabled else None
-
-    def _edited(self, select: str | None = None) -> None:
-        self._refresh_list(select)
+    def _edited(self, select: Entry[Secret | None] | None = None) -> None:
+        self.editor.show(self.logins, select)
         self.changed()
 
     def on_resize(self) -> None:
@@ -334,18 +308,11 @@ class SaslScreen(StepScreen[SaslAnswers]):
         if self.loaded:
             self.changed()
 
-    @on(OptionList.OptionSelected, "#sasl-logins")
-    def _row_selected(self) -> None:
+    @on(ListEditor.Chosen, "#sasl-logins")
+    def _row_chosen(self) -> None:
         self.action_password()
 
     # Actions ----------------------------------------------------------------------------
-
-    def _taken(self) -> dict[str, str]:
-        taken = {login: f"{login} exists already: change its password instead"
-                 for login in self.logins}
-        taken.update({login: f"{login} is marked for deletion: ctrl+d on it keeps it"
-                      for login in self.removed})
-        return taken
 
     def action_add(self) -> None:
         if not self.loaded:
@@ -355,50 +322,50 @@ class SaslScreen(StepScreen[SaslAnswers]):
             if result is None:
                 return
             login, secret = result
-            self.new_passwords[login] = secret
+            entry = self.logins.add(login, secret)
             if not self.auth.value:
-                self.auth.value = True  # as add_user(): a login is useless without AUTH
+                self.auth.value = True  # a login is useless without AUTH
                 self.notify("AUTH turned on: logins need it.")
-            self._edited(login)
+            self._edited(entry)
 
-        self.app.push_screen(LoginDialog(taken=self._taken()), added)
+        self.app.push_screen(LoginDialog(check=self.logins.key_problem), added)
 
     def action_password(self) -> None:
-        login = self._selected()
-        if login is None:
+        entry = self.editor.selected
+        if entry is None:
             self.notify("No login selected: ctrl+n adds one.")
             return
-        if login in self.removed:
-            self.notify(f"{login} is marked for deletion: ctrl+d keeps it.")
+        if entry.deleted:
+            self.notify(f"{entry.key} is marked for deletion: ctrl+d keeps it.")
             return
 
         def changed(result: tuple[str, Secret] | None) -> None:
             if result is not None:
-                self.new_passwords[login] = result[1]
-                self._edited(login)
+                self.logins.edit(entry, value=result[1])
+                self._edited(entry)
 
-        self.app.push_screen(LoginDialog(login), changed)
+        self.app.push_screen(LoginDialog(entry.key), changed)
 
     def action_delete(self) -> None:
-        login = self._selected()
-        if login is None:
+        entry = self.editor.selected
+        if entry is None:
             self.notify("No login selected.")
             return
-        if login in self.removed:
-            self.removed.discard(login)
-            self.notify(f"{login} is kept.")
-            self._edited(login)
+        if entry.deleted:
+            self.logins.keep(entry)
+            self.notify(f"{entry.key} is kept.")
+            self._edited(entry)
             return
-        if login not in self.existing:
-            self.new_passwords.pop(login, None)
-            self.notify(f"{login} will not be added.")
+        if entry.is_new:
+            self.logins.delete(entry)
+            self.notify(f"{entry.key} will not be added.")
             self._edited()
             return
 
         def confirmed(delete: bool | None) -> None:
             if delete:
-                self.new_passwords.pop(login, None)
-                self.removed.add(login)
-                self._edited(login)
+                entry.value = None  # no new password for a login that goes
+                self.logins.delete(entry)
+                self._edited(entry)
 
-        self.app.push_screen(ConfirmDelete(login), confirmed)
+        self.app.push_screen(ConfirmDelete(entry.key), confirmed)

@@ -18,6 +18,7 @@ from typing import Any
 from mailwizard import aliasesfile, postfix
 from mailwizard.aliasesfile import parse_file as parse_file  # re-exported
 from mailwizard.aliasesfile import table, values
+from mailwizard.pending import PendingEdits, Words
 from mailwizard.plan import Command, FileChange, Plan
 from mailwizard.steps.base import (
     AnswersError,
@@ -134,6 +135,43 @@ def edits(before: AliasesAnswers, after: AliasesAnswers) -> AliasesAnswers:
     out = [(k, v) for k, v in new.items() if old.get(k) != v]
     out += [(k, ()) for k in old if k not in new]
     return AliasesAnswers(tuple(out))
+
+
+# -- the table as the screen edits it ------------------------------------------------------
+
+WORDS = Words(
+    exists="{key} is already in the table: edit that row",
+    deleted="{key} is marked for deletion: ctrl+d on it keeps it",
+    empty="give one or more addresses (ctrl+d removes the alias)",
+    no_key="row {row} has no alias name",
+    twice="{key} is in the table twice",
+)
+
+
+def _same_targets(before: str | None, after: str) -> bool:
+    return before is not None and postfix.split_list(before) == postfix.split_list(after)
+
+
+def pending_table(answers: AliasesAnswers) -> PendingEdits[str]:
+    """Today's table as pending edits; an entry's value is its targets as typed."""
+    return PendingEdits(((name, ", ".join(targets)) for name, targets in answers.entries),
+                        WORDS, check_key=local_name,
+                        is_empty=lambda text: not postfix.split_list(text),
+                        same=_same_targets)
+
+
+def table_answers(before: AliasesAnswers, pending: PendingEdits[str]) -> AliasesAnswers:
+    """The minimal answers for the edited table (``Invalid`` for a row that cannot be one).
+    An untouched row keeps the file's targets, even forms the wizard would not write."""
+    old = before.as_dict()
+    entries = []
+    for key, entry in pending.result():
+        if entry.original_key in old and entry.value == entry.original:
+            targets = old[entry.original_key]
+        else:
+            targets = tuple(postfix.split_list(entry.value))
+        entries.append((key, targets))
+    return edits(before, AliasesAnswers(tuple(entries)))
 
 
 PASSWD = "/etc/passwd"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailwizard import berkeleydb, boundedread, exposure, facts, postfix
+from mailwizard.pending import PendingEdits, Words
 from mailwizard.plan import RUN_TOKEN, Command, FileChange, Plan
 from mailwizard.secret import Secret
 from mailwizard.steps.base import (
@@ -676,6 +677,28 @@ def _sasl_modules_present(system: System) -> bool:
     if not lib.is_dir():
         return True
     return any(lib.glob("*/sasl2/libplain.so*")) or any(lib.glob("sasl2/libplain.so*"))
+
+
+# -- the list of logins as the screen edits it ------------------------------------------
+
+WORDS = Words(
+    exists="{key} exists already: change its password instead",
+    deleted="{key} is marked for deletion: ctrl+d on it keeps it",
+    empty="give a password",
+)
+
+
+def pending_logins(answers: SaslAnswers) -> PendingEdits[Secret | None]:
+    """Today's logins as pending edits; an entry's value is its new password (None: none)."""
+    return PendingEdits(((u.user, None) for u in answers.users), WORDS, check_key=sasl_user,
+                        is_empty=lambda secret: False, ordered=True)
+
+
+def logins_answers(pending: PendingEdits[Secret | None], *, enabled: bool) -> SaslAnswers:
+    """The answers for the edited list: every kept login (with its new password, if any)
+    and the deleted ones to remove."""
+    users = tuple(SaslUser(key, entry.value) for key, entry in pending.result())
+    return SaslAnswers(enabled=enabled, users=users, remove=tuple(pending.removed()))
 
 
 # -- what the screen checks as the admin types ----------------------------------------

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.text import Text
+from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Static
@@ -103,6 +104,31 @@ async def type_into(pilot: Pilot[None], selector: str, text: str, *, keys: int =
     field_input.cursor_position = split
     await pilot.pause()
     await pilot.press(*text[split:])
+
+
+async def burst(pilot: Pilot[None], *keys: str) -> None:
+    """Send ``keys`` the way a terminal delivers a paste over SSH: all queued at once, with no
+    chance for the app to handle one before the next arrives (``pilot.press`` waits for the
+    app to go idle after every key). Keys are named as for ``pilot.press``."""
+    import unicodedata
+
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    app = pilot.app
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            key = _character_to_key(key)
+        char: str | None
+        try:
+            char = unicodedata.lookup(_get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+        except KeyError:
+            char = key if len(key) == 1 else None
+        event = events.Key(key, char)
+        event.set_sender(app)
+        driver.send_message(event)
+    await pilot.pause()
 
 
 async def apply_from_review(pilot: Pilot[None]) -> ApplyScreen:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import DataTable
+from textual import events
+from textual.widgets import DataTable, Input
 
 from mailwizard.screens.aliases import AliasesScreen
 from mailwizard.screens.review import ReviewScreen
@@ -12,6 +13,7 @@ from mailwizard.screens.streamlog import StreamLog
 from mailwizard.steps.aliases import AliasesAnswers
 from tests.pilot.harness import (
     apply_from_review,
+    burst,
     make_app,
     static_text,
     step_ready,
@@ -137,11 +139,15 @@ async def test_delete_postmaster_warns_but_allows_review(
         assert isinstance(screen, AliasesScreen)
         await pilot.press("ctrl+d")
         await step_ready(pilot)
-        assert table_rows(screen) == []
-        assert screen.selected is None
+        # Marked, not gone: struck through, with the step's warning as its mark; its
+        # fields are off, and ctrl+d again would keep it.
+        assert table_rows(screen) == [("!", "postmaster", "root")]
+        assert screen.selected is not None and screen.selected.deleted
+        assert "strike" in str(screen.query_one(DataTable).get_row_at(0)[1].style)
+        assert screen.query_one(NAME, Input).disabled
         assert screen.answers_from_form() == AliasesAnswers((("postmaster", ()),))
-        changes = static_text(screen, "#changes-text")
-        assert "! warning: aliases.postmaster: postmaster has no alias" in changes
+        # The warning is shown at the highlighted (deleted) row's field.
+        assert message(screen, "name").startswith("! postmaster has no alias")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
         assert "-postmaster:    root" in static_text(app.screen, "#review-diff")
@@ -187,3 +193,62 @@ async def test_entries_the_wizard_would_not_write_are_left_alone(
         await type_into(pilot, TARGETS, "\"|/usr/local/bin/bounce\"", keys=1)
         await step_ready(pilot)
         assert "no commands or files" in message(screen, "targets")
+
+
+
+async def test_keys_in_a_burst_land_where_they_were_typed(
+    sandbox: Path, runner: RecordingRunner
+) -> None:
+    """Over SSH a paste arrives as one burst of keys: ``abc<Tab>def`` right after ctrl+n is
+    alias ``abc`` forwarding to ``def``, however fast the keys come."""
+    app = make_app(sandbox, runner, start_step="aliases")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, AliasesScreen)
+        await burst(pilot, "ctrl+n", *"abc", "tab", *"def")
+        await step_ready(pilot)
+        assert table_rows(screen)[-1][1:] == ("abc", "def")
+        assert screen.query_one(NAME, Input).value == "abc"
+        assert screen.query_one(TARGETS, Input).value == "def"
+        # Back with shift+tab (focus selects the field: typing replaces it), on with tab;
+        # the field's own keys (end, backspace) act where they were typed too.
+        await burst(pilot, "shift+tab", *"xyz", "backspace", "tab", "end", "comma", "space",
+                    *"ghi")
+        await step_ready(pilot)
+        assert table_rows(screen)[-1][1:] == ("xy", "def, ghi")
+
+
+async def test_a_pasted_tab_moves_on_like_a_typed_one(
+    sandbox: Path, runner: RecordingRunner
+) -> None:
+    """A terminal with bracketed paste sends one Paste event: its tab moves to the next
+    field and the rest lands there, as if the admin had typed it."""
+    app = make_app(sandbox, runner, start_step="aliases")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, AliasesScreen)
+        await pilot.press("ctrl+n")
+        name = screen.query_one(NAME, Input)
+        assert screen.focused is name
+        app.post_message(events.Paste("abc\tdef"))
+        await step_ready(pilot)
+        assert table_rows(screen)[-1][1:] == ("abc", "def")
+        assert screen.query_one(TARGETS, Input).value == "def"
+        assert screen.focused is screen.query_one(TARGETS, Input)
+
+
+async def test_enter_in_a_burst_moves_on_then_opens_the_review(
+    sandbox: Path, runner: RecordingRunner
+) -> None:
+    """Enter moves from the name to the targets before the next key is read; enter in the
+    targets opens the review, as on every step screen."""
+    app = make_app(sandbox, runner, start_step="aliases")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, AliasesScreen)
+        await burst(pilot, "ctrl+n", *"team", "enter", *"a@example.net", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
+        assert "+team: a@example.net" in static_text(app.screen, "#review-diff")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 from textual.app import App
-from textual.widgets import OptionList, Static
+from textual.widgets import DataTable, Static
 
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.screens.sasl import ConfirmDelete, LoginDialog, SaslScreen
@@ -50,9 +50,18 @@ def static_plain(screen: object, selector: str) -> str:
 
 
 def rows(screen: SaslScreen) -> list[str]:
-    listing = screen.query_one("#sasl-logins", OptionList)
-    prompts = (str(listing.get_option_at_index(i).prompt) for i in range(listing.option_count))
-    return [re.sub(r"(?<=\S)  +", "  ", p) for p in prompts]  # notes are aligned by padding
+    """The list as the admin reads it: "mark login  note"."""
+    table = screen.query_one("#sasl-logins DataTable", DataTable)
+    out = []
+    for i in range(table.row_count):
+        mark, login, note = (str(c) for c in table.get_row_at(i))
+        out.append(f"{mark} {login}".strip() + (f"  {note}" if note else ""))
+    return out
+
+
+def new_passwords(screen: SaslScreen) -> dict[str, Secret]:
+    """The pending new passwords (new logins and changed ones), by login."""
+    return {e.key: e.value for e in screen.logins.entries if e.value is not None}
 
 
 async def open_sasl(pilot: object) -> SaslScreen:
@@ -79,7 +88,7 @@ async def test_fresh_machine_lists_no_logins(sandbox: Path, runner: RecordingRun
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await open_sasl(pilot)
         assert rows(screen) == ["no logins yet: ctrl+n adds one"]
-        assert screen.focused is screen.query_one("#sasl-logins", OptionList)
+        assert screen.focused is screen.query_one("#sasl-logins DataTable", DataTable)
         assert "Nothing: the system already matches" in static_plain(screen, "#changes-text")
         assert not screen.query_one("#sasl-tls").display  # AUTH is off: no warning yet
         await pilot.press("ctrl+s")
@@ -137,7 +146,7 @@ async def test_add_refuses_common_and_personal_passwords(
             assert message.startswith("✖ ") and why in message, message
             assert pw not in screen_text(app)
         await pilot.press("escape")
-        assert screen.new_passwords == {}
+        assert new_passwords(screen) == {}
 
 
 async def test_add_refuses_weak_and_mismatched_passwords(
@@ -188,7 +197,7 @@ async def test_add_review_apply_never_shows_the_password(
         assert screen.query_one("#sasl-enabled").value  # type: ignore[attr-defined]
         await step_ready(pilot)
         assert rows(screen) == ["+ bob@example.com  new login"]
-        assert screen.new_passwords == {"bob@example.com": Secret(PW)}
+        assert new_passwords(screen) == {"bob@example.com": Secret(PW)}
         assert screen.query_one("#sasl-tls").display  # the fixture has no certificate
         changes = static_plain(screen, "#changes-text")
         assert "run: saslpasswd2 -p -c -f" in changes and "  < ••••••" in changes
@@ -330,7 +339,7 @@ async def test_pending_add_can_be_dropped(sandbox: Path, runner: RecordingRunner
         await step_ready(pilot)
         assert app.screen is screen
         assert rows(screen) == ["no logins yet: ctrl+n adds one"]
-        assert screen.new_passwords == {}
+        assert new_passwords(screen) == {}
         assert_no_password(app)
 
 
@@ -343,5 +352,5 @@ async def test_dialog_keys_like_a_password_manager(sandbox: Path, runner: Record
         await wait_for(pilot, lambda: isinstance(app.screen, LoginDialog), what="dialog")
         await pilot.press(*"dan@example.com", "enter", *PW2, "tab", *PW2, "enter")
         await wait_for(pilot, lambda: app.screen is screen, what="the dialog to close")
-        assert screen.new_passwords == {"dan@example.com": Secret(PW2)}
+        assert new_passwords(screen) == {"dan@example.com": Secret(PW2)}
         assert_no_password(app)
