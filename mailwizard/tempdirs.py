@@ -3,9 +3,10 @@
 A process killed inside ``with tempfile.TemporaryDirectory()`` (a signal's default action,
 kill -9, an SSH drop under the hub) never runs the clean-up: ~120 ``mailwizard-read-*``
 copies of main.cf piled up in /tmp that way. Now every such directory carries the PID of
-its process (``mailwizard-read-<pid>-xxxxxxxx``), SIGHUP and SIGTERM end a run through its
-``finally`` blocks (``cli``), and ``sweep()``, run by every mailwizard start, removes what a
-dead process left behind (and unnamed ones of earlier versions once they are an hour old).
+its process (``mailwizard-read-<pid>-<pid namespace>-xxxxxxxx``), SIGHUP and SIGTERM end a
+run through its ``finally`` blocks (``cli``), and ``sweep()``, run by every mailwizard
+start, removes what a dead process left behind (and, once an hour old, unnamed ones of
+earlier versions and those of other PID namespaces, whose processes it cannot see).
 """
 
 from __future__ import annotations
@@ -21,12 +22,23 @@ from collections.abc import Iterator
 from pathlib import Path
 
 LEGACY_AGE = 3600.0  # seconds: a directory of an earlier version (no PID in its name)
-_NAME = re.compile(r"^mailwizard-(?:(?:read|stage|key)-)?(?:(\d+)-)?[a-z0-9_]{8}$")
+_NAME = re.compile(r"^mailwizard-(?:(?:read|stage|key)-)?(?:(\d+)-(\d+)-)?[a-z0-9_]{8}$")
 
 
 def make(kind: str, directory: Path | str | None = None) -> str:
-    """A new 0700 directory ``mailwizard-KIND-PID-xxxxxxxx`` (in TMPDIR by default)."""
-    return tempfile.mkdtemp(prefix=f"mailwizard-{kind}-{os.getpid()}-", dir=directory)
+    """A new 0700 directory ``mailwizard-KIND-PID-PIDNS-xxxxxxxx`` (in TMPDIR by default).
+
+    The PID namespace is in the name because /tmp may be shared with a container, where
+    the same number names another process."""
+    return tempfile.mkdtemp(prefix=f"mailwizard-{kind}-{os.getpid()}-{_pid_namespace()}-",
+                            dir=directory)
+
+
+def _pid_namespace() -> int:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return 0
 
 
 @contextlib.contextmanager
@@ -61,10 +73,11 @@ def sweep(*directories: Path | str) -> list[str]:
                 continue
             if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
                 continue
-            pid = match.group(1)
-            if pid is not None and (int(pid) == os.getpid() or _running(int(pid))):
+            pid, namespace = match.group(1), match.group(2)
+            ours = namespace is not None and int(namespace) == _pid_namespace()
+            if ours and (int(pid) == os.getpid() or _running(int(pid))):
                 continue
-            if pid is None and now - st.st_mtime < LEGACY_AGE:
+            if not ours and now - st.st_mtime < LEGACY_AGE:  # another version or namespace
                 continue
             shutil.rmtree(path, ignore_errors=True)
             if not os.path.lexists(path):

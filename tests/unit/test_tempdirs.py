@@ -34,14 +34,16 @@ def dead_pid() -> int:
 
 
 def test_sweep_removes_what_dead_runs_left_and_nothing_else(tmp_path: Path) -> None:
-    dead = tmp_path / f"mailwizard-read-{dead_pid()}-abcd1234"
-    live = tmp_path / f"mailwizard-read-{os.getppid()}-abcd1234"  # pytest's parent runs
+    ns = os.stat("/proc/self/ns/pid").st_ino
+    dead = tmp_path / f"mailwizard-read-{dead_pid()}-{ns}-abcd1234"
+    live = tmp_path / f"mailwizard-read-{os.getppid()}-{ns}-abcd1234"  # pytest's parent
+    elsewhere = tmp_path / f"mailwizard-key-{dead_pid()}-{ns + 1}-abcd1234"  # a container's
     mine = Path(tempdirs.make("stage", tmp_path))
     legacy_old = tmp_path / "mailwizard-read-0cejfw06"  # as the ~120 on the build host
     legacy_key = tmp_path / "mailwizard-x1y2z3_4"
     legacy_new = tmp_path / "mailwizard-stage-0h_q_pmm"  # may be a running old version's
     other = tmp_path / "mailwizard-something-else"
-    for d in (dead, live, legacy_old, legacy_key, legacy_new, other):
+    for d in (dead, live, elsewhere, legacy_old, legacy_key, legacy_new, other):
         d.mkdir()
         (d / "main.cf").write_text("x")
     for d in (legacy_old, legacy_key, other):
@@ -49,20 +51,21 @@ def test_sweep_removes_what_dead_runs_left_and_nothing_else(tmp_path: Path) -> N
     target = tmp_path / "victim"
     target.mkdir()
     (target / "keep").write_text("x")
-    link = tmp_path / f"mailwizard-read-{dead_pid()}-linklink"
+    link = tmp_path / f"mailwizard-read-{dead_pid()}-{ns}-linklink"
     link.symlink_to(target)
-    foreign = tmp_path / f"mailwizard-read-{dead_pid()}-nobodys1"
+    foreign = tmp_path / f"mailwizard-read-{dead_pid()}-{ns}-nobodys1"
     foreign.mkdir()
     os.chown(foreign, 65534, 65534)
     removed = tempdirs.sweep(tmp_path)
     assert sorted(removed) == sorted(str(p) for p in (dead, legacy_old, legacy_key))
-    for kept in (live, mine, legacy_new, other, link, foreign, target / "keep"):
+    for kept in (live, mine, elsewhere, legacy_new, other, link, foreign, target / "keep"):
         assert os.path.lexists(kept), kept
 
 
 def test_private_dirs_are_named_for_their_process_and_removed(tmp_path: Path) -> None:
     with tempdirs.private("read", tmp_path) as made:
-        assert Path(made).name.startswith(f"mailwizard-read-{os.getpid()}-")
+        ns = os.stat("/proc/self/ns/pid").st_ino
+        assert Path(made).name.startswith(f"mailwizard-read-{os.getpid()}-{ns}-")
         assert (os.stat(made).st_mode & 0o777) == 0o700
     assert not os.path.exists(made)
 
