@@ -88,6 +88,9 @@ class Config:
     dkim_domain: str = ""
     dkim_selector: str = ""
     dkim_key: str | None = None  # base64 public key on disk (None: no key yet)
+    # A rotation's new key, waiting for its record: published next to the one that signs.
+    dkim_next_selector: str = ""
+    dkim_next_key: str | None = None
     dmarc: str = ""
     blocklists: tuple[str, ...] = DEFAULT_BLOCKLISTS
     notes: tuple[str, ...] = field(default=())
@@ -136,7 +139,7 @@ def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None
 
 def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None) -> Config:
     """Read everything the records depend on from the live system."""
-    from mailwizard.steps.dkim import public_key, signing_answers
+    from mailwizard.steps.dkim import public_key, read_rotation, signing_answers
 
     hostname = postfix.get(system, "myhostname").strip().lower()
     if not hostname or "." not in hostname:
@@ -166,9 +169,18 @@ def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None
     key = public_key(system, dkim.selector)
     if key is None:
         notes.append(f"no DKIM key for selector {dkim.selector!r} yet (the dkim step)")
+    rotation = read_rotation(system)
+    next_key = public_key(system, rotation.selector) \
+        if rotation is not None and rotation.signing == dkim.selector else None
+    if rotation is not None and next_key is not None:
+        notes.append(f"DKIM rotation: publish {rotation.selector}'s record too; "
+                     f"{dkim.selector} signs until the dkim step switches (published = true), "
+                     "keep its record a few days after that")
     return Config(
         hostname=hostname, domains=tuple(domains), ipv4=v4, ipv6=v6, spf=spf,
-        dkim_domain=dkim.domain, dkim_selector=dkim.selector, dkim_key=key, dmarc=dmarc,
+        dkim_domain=dkim.domain, dkim_selector=dkim.selector, dkim_key=key,
+        dkim_next_selector=rotation.selector if rotation is not None and next_key else "",
+        dkim_next_key=next_key, dmarc=dmarc,
         blocklists=blocklists, notes=tuple(notes),
     )
 
@@ -193,6 +205,12 @@ def records(config: Config, ttl: int = DEFAULT_TTL) -> list[Record]:
         name = absolute(dnsrecords.dkim_name(config.dkim_domain, config.dkim_selector))
         out.append(Record(name, "TXT", flat, "dns.dkim", tuple(dnsrecords.dkim_strings(flat)),
                           ttl=ttl))
+    if config.dkim_next_key and config.dkim_domain:
+        flat = dnsrecords.dkim_flat(config.dkim_next_key)
+        name = absolute(dnsrecords.dkim_name(config.dkim_domain, config.dkim_next_selector))
+        # Judged by the dkim step before its switch, not by a check of its own.
+        out.append(Record(name, "TXT", flat, "dns.dkim.next",
+                          tuple(dnsrecords.dkim_strings(flat)), ttl=ttl))
     if config.dmarc:
         for domain in config.domains:
             out.append(Record(absolute(dnsrecords.dmarc_name(domain)), "TXT", config.dmarc,

@@ -27,6 +27,7 @@ from .common import WizardScreen
 
 ZONE_FILE = "/etc/mailwizard/zone.txt"
 PENDING = "…"
+NEXT_DKIM = "dns.dkim.next"  # a rotation's new record: no check of its own (the DKIM step's)
 STYLES = {"pass": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
 
 
@@ -107,6 +108,8 @@ class DnsScreen(WizardScreen):
     # Showing ----------------------------------------------------------------------------
 
     def _mark(self, check_id: str) -> Text:
+        if check_id == NEXT_DKIM:
+            return Text("·", style="dim")
         result = self.results.get(check_id)
         if result is None:
             return Text(PENDING if self.running else " ", style="dim")
@@ -154,7 +157,11 @@ class DnsScreen(WizardScreen):
         grid.add_column(ratio=1, overflow="fold")
         panel.border_title = f"{record.type} {record.name}" if record else check_id
         result = self.results.get(check_id)
-        if result is None:
+        if check_id == NEXT_DKIM:
+            grid.add_row(" ", Text("the new key of a DKIM rotation: publish it next to the "
+                                   "key that signs; the DKIM screen checks it and switches "
+                                   "(Published, f8)"))
+        elif result is None:
             grid.add_row(PENDING if self.running else " ",
                          Text(f"{check_id}: checking…" if self.running else check_id,
                               style="dim"))

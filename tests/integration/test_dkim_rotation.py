@@ -10,6 +10,7 @@ and the DNS check the switch waits for asks the same nsd.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -121,6 +122,17 @@ def test_rotation_signs_with_the_old_key_until_the_dns_shows_the_new_one(
         "600", "opendkim"]
     during = _send(ns)
     assert _selector_of(during) == "mail" and ns.call(dkim_verifies, during) is True
+    # The zone has both records; the DNS check judges the key that signs (served: pass).
+    zone = run_wizard(ns, "zone", "--ipv4", "192.0.2.10")
+    assert zone.returncode == 0, zone.stdout
+    assert "\nmail._domainkey.example.com. 3600 IN TXT " in zone.stdout
+    assert "\ns2026._domainkey.example.com. 3600 IN TXT " in zone.stdout
+    check = run_wizard(ns, "check", "--json", "--nameserver", "127.0.0.1", "--ipv4",
+                       "192.0.2.10")
+    dkim_check = next(c for c in json.loads(check.stdout[check.stdout.index("{"):])["checks"]
+                      if c["id"] == "dns.dkim")
+    assert dkim_check["status"] == "pass", dkim_check
+    assert dkim_check["detail"].startswith("mail._domainkey.example.com.")
     again = run_wizard(ns, "apply", str(_answers(ns, "s2026")))
     assert again.returncode == 0 and "Nothing to do" in again.stdout, again.stdout
 

@@ -8,21 +8,27 @@ asks nsd).
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
 import pytest
 from textual.containers import VerticalScroll
+from textual.widgets import DataTable
 
-from mailwizard import opendkim
+from mailwizard import opendkim, report, services
 from mailwizard.checks import CheckResult
 from mailwizard.screens.dkim import DkimScreen
+from mailwizard.screens.dns import DnsScreen
+from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.steps import dkim
 from mailwizard.steps.dkim import ROTATION_FILE, Rotation, rotation_text
+from tests.pilot.dns_recorded import CONFIG, KEY, Recorded
 from tests.pilot.harness import (
     apply_from_review,
     field_message,
+    hub_ready,
     make_app,
     static_text,
     step_ready,
@@ -172,10 +178,6 @@ async def test_published_checks_the_dns_and_refuses_until_it_sees_the_record(
 
 async def test_the_hub_says_the_rotation_waits(sandbox: Path, runner: RecordingRunner,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from mailwizard import services
-    from mailwizard.screens.hub import HubScreen
-    from tests.pilot.harness import hub_ready
-
     _rotating(sandbox)
     main_cf = sandbox / "etc/postfix/main.cf"
     main_cf.write_text(main_cf.read_text() + f"smtpd_milters = {opendkim.MILTER}\n")
@@ -188,3 +190,26 @@ async def test_the_hub_says_the_rotation_waits(sandbox: Path, runner: RecordingR
         status = hub.statuses["dkim"]
         assert (status.symbol, status.summary) == ("!", "s2026 waits for DNS")
         assert "dkim" not in hub.fixes  # a warning: the DKIM screen finishes it
+
+
+async def test_the_dns_screen_lists_the_new_record_next_to_the_old(
+        sandbox: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    Recorded().install(monkeypatch)
+    config = dataclasses.replace(CONFIG, dkim_next_selector="s2026", dkim_next_key=KEY)
+    monkeypatch.setattr(report, "prepare", lambda system, request: config)
+    app = make_app(sandbox, runner, start_step="dns")
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, DnsScreen), what="DNS screen")
+        screen = app.screen
+        assert isinstance(screen, DnsScreen)
+        await wait_for(pilot, lambda: not screen.running, what="the checks")
+        table = screen.query_one("#records", DataTable)
+        names = [str(table.get_row_at(i)[2]) for i in range(table.row_count)]
+        at = names.index("s2026._domainkey.example.com.")
+        assert names[at - 1] == "mail._domainkey.example.com."
+        assert str(table.get_row_at(at)[0]) == "·"  # judged on the DKIM screen, not here
+        table.move_cursor(row=at)
+        await pilot.pause()
+        text = " ".join(static_text(screen, "#dns-selected").split())
+        assert "the new key of a DKIM rotation" in text and "f8" in text
+        assert "value v=DKIM1; h=sha256; k=rsa; p=MIIB" in text  # folded to the width

@@ -529,6 +529,22 @@ def test_the_zone_checks_the_signing_key_during_a_rotation(
                                                    "myhostname = mail.example.com"))
     config = dns.read_config(signing, ipv4="192.0.2.10")
     assert (config.dkim_selector, config.dkim_key) == ("mail", public_key(signing, "mail"))
+    # The zone has both: the old record stays, the new one is to be published.
+    assert (config.dkim_next_selector, config.dkim_next_key) == (
+        "s2026", public_key(signing, "s2026"))
+    dkim_records = [r for r in dns.records(config) if r.purpose.startswith("dns.dkim")]
+    assert [(r.name, r.purpose) for r in dkim_records] == [
+        ("mail._domainkey.example.com.", "dns.dkim"),
+        ("s2026._domainkey.example.com.", "dns.dkim.next")]
+    zone = dns.zone_text(config)
+    assert "s2026._domainkey.example.com. 3600 IN TXT " in zone
+    assert "; DKIM, the new key of a rotation (mail signs until the switch)" in zone
+    assert any("s2026" in note for note in config.notes)
+    # After the switch: only the key that signs.
+    _dns(monkeypatch, "pass")
+    assert apply(signing, STEP.plan(PUBLISHED, signing)).ok
+    after = dns.read_config(signing, ipv4="192.0.2.10")
+    assert (after.dkim_selector, after.dkim_next_selector) == ("s2026", "")
 
 
 def test_published_is_an_answers_file_key(system: System) -> None:
