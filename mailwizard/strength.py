@@ -45,10 +45,9 @@ def weakness(password: str, login: str = "") -> str | None:
     words = personal_words(login) if "@" in login else [login.lower()] if login else []
     with _LOCK:
         if words and 2 * _covered(judged, words) >= len(judged):
-            local, _, realm = login.lower().rpartition("@")
-            shown = f"{local}, {realm}" if local else login.lower()
-            return (f"it is built from the login or its domain ({shown}), the first words an "
-                    f"attacker tries: {ADVICE}")
+            # (not naming them: the message would then hold the password)
+            return (f"it is built from the login or its domain, the first words an attacker "
+                    f"tries: {ADVICE}")
         result = zxcvbn(judged, user_inputs=words)
     if result["score"] >= MIN_SCORE:
         return None
