@@ -165,6 +165,16 @@ mw_maillog() {
   if [ -e /var/log/mail.log ]; then echo /var/log/mail.log; else postconf -h maillog_file; fi
 }
 
+# mw_maillog_text: Postfix's log of this boot: the journal's mail facility under systemd
+# (no syslog daemon there), else the file of mw_maillog.
+mw_maillog_text() {
+  if [ -d /run/systemd/system ]; then
+    journalctl -b --no-pager -o short SYSLOG_FACILITY=2
+  else
+    cat "$(mw_maillog)"
+  fi
+}
+
 # mw_backdate_main_cf: a Postfix program reading a main.cf modified within the last ~2 s
 # re-reads it every 0.3 s until it is older (a guard against half-written files): backdate it.
 # (No postconf here: it would wait too.)
@@ -241,7 +251,7 @@ mw_wait_mail() {
   {
     echo "mw_wait_mail: '$pattern' not in $file after ${timeout}s"
     echo "--- queue ---"; postqueue -p 2>&1 || true
-    echo "--- log ---"; tail -n 30 "$(mw_maillog)" 2>&1 || true
+    echo "--- log ---"; mw_maillog_text 2>&1 | tail -n 30 || true
   } >&2
   return 1
 }
@@ -556,9 +566,10 @@ class Namespace:
     def boot(self, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Start Postfix inside (``mw_boot``) and wait until port 25 listens.
 
-        Under systemd Postfix started at boot (``postfix@-``): only wait for port 25."""
+        Under systemd Postfix started at boot (``postfix@-``): it is reloaded through
+        systemctl (what a test set up before is live, as after ``mw_boot``), then port 25."""
         if self.systemd:
-            return self.run("mw_wait_port 25", timeout=timeout)
+            return self.run("systemctl reload postfix\nmw_wait_port 25", timeout=timeout)
         return self.run("mw_boot", timeout=timeout)
 
     def call(self, fn: Callable[..., T], /, *args: Any, timeout: float = 60.0, **kwargs: Any) -> T:

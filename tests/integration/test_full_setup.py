@@ -1,24 +1,33 @@
 """Every section at once, on a fresh Debian set-up, against the real daemons.
 
-A namespace starts as a fresh install (no TLS configured, no SASL users, no DKIM key),
-then one `mailwizard apply` of an answers file with every section. The tests then speak
-SMTP to it the way the guide does with telnet and openssl s_client, and check that the
-password it was given appears nowhere but in sasldb.
+A namespace starts as a fresh install named old.example.org (no TLS configured, no SASL
+users, no DKIM key), then one `mailwizard apply` of an answers file with every section. The
+tests then speak SMTP to it the way the guide does with telnet and openssl s_client, and
+check that the password it was given appears nowhere but in sasldb.
+
+Every scenario runs on both paths of services.py (``ns`` is parametrised): with no init
+(``postfix reload``, opendkim's pidfile, ``hostname``) and on a booted systemd
+(``Namespace(systemd=True)``: ``systemctl``, opendkim under its unit, ``hostnamectl``, the
+journal). The ``test_systemd_*`` tests check what only the booted one has, on the same
+namespace.
 """
 
 from __future__ import annotations
 
 import base64
 import shlex
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from tests.integration.nsenv import Namespace
 from tests.integration.wizard import (
+    INITS,
     SASL_USER,
     full_answers,
     publish_example_zone,
+    run_python,
     run_wizard,
 )
 
@@ -26,6 +35,7 @@ pytestmark = pytest.mark.integration
 
 PASSWORD = "Corr3ct-Horse-Battery-9"
 USER = SASL_USER
+BOOTED_AS = "old.example.org"  # the name before the apply, which renames to mail.example.com
 OUTSIDE = "192.0.2.10"  # in sender.test's SPF record
 STRANGER = "198.51.100.7"  # not in it
 ANSWERS = full_answers('support = ["mwadmin", "mwhelper"]\n')
@@ -37,6 +47,10 @@ $TTL 300
 ns IN A 127.0.0.1
 @ IN TXT "v=spf1 ip4:{OUTSIDE} -all"
 """
+# How often PID 1 reloaded postfix this boot (systemd only).
+RELOADS = "journalctl -b --no-pager -o cat _PID=1 | grep -c '^Reloading postfix' || true"
+FILES = ("/etc/hostname", "/etc/mailname", "/etc/hosts", "/etc/postfix/main.cf",
+         "/etc/postfix/master.cf")
 
 
 def mailwizard(ns: Namespace, *args: str) -> tuple[int, str]:
@@ -44,12 +58,10 @@ def mailwizard(ns: Namespace, *args: str) -> tuple[int, str]:
     return result.returncode, result.stdout
 
 
-@pytest.fixture(scope="module")
-def ns() -> Iterator[Namespace]:
-    with Namespace(hostname="mail.example.com") as namespace:
+def full_setup(*, systemd: bool) -> Iterator[Namespace]:
+    with Namespace(hostname=BOOTED_AS, systemd=systemd) as namespace:
         namespace.run(
             """
-            echo mail.example.com > /etc/hostname
             rm -f /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/ssl/private/ssl-cert-snakeoil.key
             rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private
             postconf -X smtpd_tls_cert_file smtpd_tls_key_file smtpd_tls_security_level \
@@ -62,6 +74,9 @@ def ns() -> Iterator[Namespace]:
             """
         )
         namespace.boot()
+        if systemd:  # before the apply: opendkim's PID and PID 1's reloads of postfix
+            (namespace.tmp / "before").write_text(namespace.run(
+                f"systemctl show -p MainPID --value opendkim; {RELOADS}").stdout)
         namespace.run(f"mw_nsd {shlex.quote(SENDER_ZONE)} sender.test")
         answers = namespace.tmp / "all.toml"
         answers.write_text(ANSWERS)
@@ -70,6 +85,24 @@ def ns() -> Iterator[Namespace]:
         assert rc == 0, out
         publish_example_zone(namespace)
         yield namespace
+
+
+@pytest.fixture(scope="module")
+def plain() -> Iterator[Namespace]:
+    """The full set-up with no init: services.py's ``postfix reload`` / pidfile path."""
+    yield from full_setup(systemd=False)
+
+
+@pytest.fixture(scope="module")
+def booted() -> Iterator[Namespace]:
+    """The full set-up on a booted systemd: services.py's ``systemctl`` path."""
+    yield from full_setup(systemd=True)
+
+
+@pytest.fixture(scope="module", params=INITS)
+def ns(request: pytest.FixtureRequest) -> Namespace:
+    """Each scenario on both paths (the two namespaces above, one of each per module)."""
+    return request.getfixturevalue("booted" if request.param == "systemd" else "plain")
 
 
 def swaks(ns: Namespace, args: str) -> str:
@@ -197,3 +230,98 @@ def test_adding_a_second_user_keeps_passwords_out_of_backups(ns: Namespace) -> N
         " /var/log || true"
     ).stdout
     assert hits.strip() == "", hits
+
+
+# -- what only the booted systemd has (the same namespace as ns[systemd]) -------------------
+
+
+def test_systemd_is_pid_1_and_the_daemons_run_under_their_units(booted: Namespace) -> None:
+    print(f"systemd booted in {booted.boot_seconds:.2f}s")
+    out = booted.run("cat /proc/1/comm; systemctl is-system-running\n"
+                     "systemctl is-active postfix@- opendkim").stdout.split()
+    assert out == ["systemd", "running", "active", "active"], out
+    # The wizard's own branch: this machine has systemd.
+    assert run_python(booted, "from mailwizard.system import System\n"
+                              "print(System().has_systemd)").strip() == "True"
+
+
+def test_systemd_restarted_opendkim_on_the_socket_of_opendkim_conf(booted: Namespace) -> None:
+    old_pid = (booted.tmp / "before").read_text().split()[0]
+    pid = booted.run("systemctl show -p MainPID --value opendkim").stdout.strip()
+    assert pid not in ("0", old_pid), (old_pid, pid)
+    # The unit passes no -p: the Socket line the wizard wrote into opendkim.conf is the one.
+    assert "inet:8891@127.0.0.1" in booted.run("grep ^Socket /etc/opendkim.conf").stdout
+    listeners = booted.run("ss -Hltnp 'sport = :8891'").stdout
+    assert f"pid={pid}," in listeners, listeners
+    journal = booted.run("journalctl -b --no-pager -u opendkim -o cat").stdout
+    assert journal.count("OpenDKIM Filter v2.11.0 starting") >= 2, journal
+
+
+def test_systemd_reloaded_postfix_through_systemctl(booted: Namespace) -> None:
+    before = int((booted.tmp / "before").read_text().split()[1])
+    assert int(booted.run(RELOADS).stdout) > before, booted.run(
+        "journalctl -b -o cat _PID=1").stdout
+    live = booted.run("postconf -h milter_default_action smtpd_milters").stdout
+    assert "inet:127.0.0.1:8891" in live, live
+
+
+def test_systemd_host_name_was_set_with_hostnamectl(booted: Namespace) -> None:
+    out = booted.run("hostname; hostnamectl --static; cat /etc/hostname").stdout.split()
+    assert out == ["mail.example.com"] * 3, out
+    journal = booted.run("journalctl -b --no-pager -o cat -u systemd-hostnamed").stdout
+    assert "Hostname set to <mail.example.com>" in journal, journal
+
+
+def test_systemd_mail_log_is_the_journal(booted: Namespace) -> None:
+    since = time.time() - 1  # what MailLog.mark() takes when a live session begins
+    sent = swaks(booted, f"--tls --auth PLAIN --auth-user {USER} "
+                         f"--auth-password {shlex.quote(PASSWORD)} --to mwadmin@example.com "
+                         "--from postmaster@example.com --header 'Subject: sd-probe-5150'")
+    assert "250 2.0.0 Ok: queued as" in sent, sent
+    qid = sent.split("250 2.0.0 Ok: queued as ", 1)[1].split()[0]
+    booted.run("mw_wait_mail /var/mail/mwadmin sd-probe-5150 30")
+    found = run_python(booted, f"""
+from mailwizard.maillog import Mark, MailLog, deliveries
+from mailwizard.system import System
+log = MailLog(System())
+lines = log.read_since(Mark(0, {since!r}))
+print(log.where)
+print([d.status for d in deliveries(lines, {qid!r}) if d.is_for("mwadmin@example.com")])
+""").splitlines()
+    assert found == ["the journal", "['sent']"], found
+
+
+def test_systemd_hub_opendkim_status_follows_systemctl_is_active(booted: Namespace) -> None:
+    code = ("from mailwizard import services\nfrom mailwizard.system import System\n"
+            "print(services.opendkim_running(System()))")
+    assert run_python(booted, code).strip() == "True"
+    booted.run("systemctl stop opendkim")
+    try:
+        assert run_python(booted, code).strip() == "False"
+    finally:
+        booted.run("systemctl start opendkim\nmw_wait_port 8891")
+    assert run_python(booted, code).strip() == "True"
+
+
+def test_systemd_failing_hostnamectl_restores_every_file_and_postfix_runs(
+    booted: Namespace,
+) -> None:
+    """A failed apply on systemd: the restore reloads through systemctl."""
+    fake = booted.tmp / "bin"
+    fake.mkdir(exist_ok=True)
+    (fake / "hostnamectl").write_text(
+        '#!/bin/sh\necho "Could not set hostname: Access denied" >&2; exit 1\n')
+    (fake / "hostnamectl").chmod(0o755)
+    answers = booted.tmp / "rename.toml"
+    answers.write_text('[hostname]\nfqdn = "mx2.example.com"\n')
+    digest = "sha256sum " + " ".join(FILES) + "; stat -c '%n %a %U:%G' " + " ".join(FILES)
+    before = booted.run(digest).stdout
+    reloads = int(booted.run(RELOADS).stdout)
+    result = run_wizard(booted, "apply", str(answers), env=f"PATH={fake}:$PATH")
+    assert result.returncode == 2, result.stdout
+    assert "Access denied" in result.stdout and "restored" in result.stdout, result.stdout
+    assert booted.run(digest).stdout == before
+    assert booted.run("hostname").stdout.strip() == "mail.example.com"
+    assert int(booted.run(RELOADS).stdout) > reloads  # the restored main.cf is the live one
+    assert booted.run("systemctl is-active postfix@-").stdout.strip() == "active"
+    assert booted.run("postconf -h myhostname").stdout.strip() == "mail.example.com"

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import PROJECT, run_wizard
+from tests.integration.wizard import INITS, PROJECT, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -37,8 +37,11 @@ def session(ns: Namespace) -> str:
                   "--quit-after RCPT 2>&1", check=False).stdout
 
 
-def test_rollback_puts_the_old_configuration_live() -> None:
-    with Namespace(hostname="old.example.org") as ns:
+@pytest.mark.parametrize("init", INITS)
+def test_rollback_puts_the_old_configuration_live(init: str) -> None:
+    """With no init (``postfix reload``, ``hostname``) and on a booted systemd
+    (``systemctl reload-or-restart postfix``, ``hostnamectl``)."""
+    with Namespace(hostname="old.example.org", systemd=init == "systemd") as ns:
         ns.run("postconf -e myhostname=old.example.org 'mydestination=$myhostname, localhost' "
                "smtpd_authorized_xclient_hosts=127.0.0.1")
         ns.boot()

@@ -4,6 +4,7 @@ Inside an isolated namespace (tests/integration/nsenv.py): `mailwizard apply` wi
 [hostname] [domains] [spf] [dkim] [dmarc]; the generated key's record served by nsd;
 a local submission arrives DKIM-signed (dkimpy verifies it against nsd); an outside
 client (XCLIENT) passing SPF gets `Received-SPF: pass`, one failing it a 5xx at RCPT.
+Each scenario runs with no init and on a booted systemd (``INITS``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from uuid import uuid4
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import delivered, dkim_verifies, python_json, run_wizard
+from tests.integration.wizard import INITS, delivered, dkim_verifies, python_json, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -66,9 +67,10 @@ def _status(ns: Namespace, name: str) -> tuple[str, str]:
     return found[0], found[1]
 
 
-@pytest.fixture(scope="module")
-def ns() -> Iterator[Namespace]:
-    with Namespace(hostname=HOSTNAME) as namespace:
+@pytest.fixture(scope="module", params=INITS)
+def ns(request: pytest.FixtureRequest) -> Iterator[Namespace]:
+    """Both paths of services.py: no init, and a booted systemd (opendkim under its unit)."""
+    with Namespace(hostname=HOSTNAME, systemd=request.param == "systemd") as namespace:
         namespace.boot()
         # Test-only settings, not the product's: XCLIENT from loopback so swaks can speak as
         # an outside client; opendkim asks nsd (its libunbound ignores resolv.conf).

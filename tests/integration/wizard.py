@@ -13,6 +13,8 @@ from typing import Any
 from tests.integration.nsenv import Namespace
 
 PROJECT = Path(__file__).resolve().parents[2]
+INITS = ("no-init", "systemd")
+"""The two paths of services.py a scenario runs on: ``Namespace(systemd=INIT == "systemd")``."""
 SASL_USER = "postmaster@example.com"
 # An answers file with every section, its password in $MAILWIZARD_PASSWORD_POSTMASTER.
 _FULL_ANSWERS = """\
