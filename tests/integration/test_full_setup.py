@@ -292,15 +292,17 @@ print([d.status for d in deliveries(lines, {qid!r}) if d.is_for("mwadmin@example
 
 
 def test_systemd_hub_opendkim_status_follows_systemctl_is_active(booted: Namespace) -> None:
-    code = ("from mailwizard import services\nfrom mailwizard.system import System\n"
-            "print(services.opendkim_running(System()))")
-    assert run_python(booted, code).strip() == "True"
+    """What the hub's DKIM row shows (the step's status) follows the unit."""
+    code = ("from mailwizard import services\nfrom mailwizard.steps import by_name\n"
+            "from mailwizard.system import System\ns = by_name('dkim').status(System())\n"
+            "print(services.opendkim_running(System()), s.state, s.summary, sep='|')")
+    assert run_python(booted, code).strip() == "True|ok|mail._domainkey"
     booted.run("systemctl stop opendkim")
     try:
-        assert run_python(booted, code).strip() == "False"
+        assert run_python(booted, code).strip() == "False|problem|opendkim not running"
     finally:
         booted.run("systemctl start opendkim\nmw_wait_port 8891")
-    assert run_python(booted, code).strip() == "True"
+    assert run_python(booted, code).strip() == "True|ok|mail._domainkey"
 
 
 def test_systemd_failing_hostnamectl_restores_every_file_and_postfix_runs(

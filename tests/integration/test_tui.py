@@ -63,3 +63,24 @@ def test_tui_apply_on_real_postfix_then_a_fault_is_restored_on_screen() -> None:
         assert ns.run(f"sha256sum {FILES}").stdout == before
         assert "220 mail.example.com ESMTP" in banner(ns)
         assert ns.run("hostname").stdout.strip() == "mail.example.com"
+
+        # A restore that itself fails: the fault also puts a directory where /etc/mailname
+        # was, so putting the old file back fails. The screen must not say "All files
+        # restored"; its log names the file; every other file is back, the old config live.
+        others = "/etc/hostname /etc/hosts /etc/postfix/main.cf"
+        before = ns.run(f"sha256sum {others}").stdout
+        ns.run(f"printf '%s\\n' '#!/bin/sh' 'if [ \"$1\" = check ]; then' "
+               "'  rm -f /etc/mailname; mkdir /etc/mailname' "
+               "'  echo \"postfix: fatal: injected fault\" >&2; exit 1' 'fi' "
+               f"'exec /usr/sbin/postfix \"$@\"' > {shim}/postfix")
+        broken = drive(ns, "relay.example.com", path_prefix=shim)
+        assert broken["ok"] is False, broken
+        assert "✖ Failed: postfix check" in broken["outcome"], broken
+        assert "restored" not in broken["outcome"], broken
+        log = "\n".join(broken["log"])
+        assert "could not restore /etc/mailname" in log, log
+        assert "some files could not be restored" in log, log
+        assert ns.run(f"sha256sum {others}").stdout == before
+        assert ns.run("test -d /etc/mailname", check=False).returncode == 0
+        assert "220 mail.example.com ESMTP" in banner(ns)
+        assert ns.run("hostname").stdout.strip() == "mail.example.com"
