@@ -122,3 +122,63 @@ def test_a_daemon_that_ran_before_runs_after_on_the_old_configuration(ns: Namesp
     # the old configuration: Debian's socket, not the apply's inet:8891
     assert ns.run("test -S /run/opendkim/opendkim.sock", check=False).returncode == 0
     assert ns.run("ss -Hltn 'sport = :8891'").stdout.strip() == ""
+
+
+# The same on a booted systemd (what real servers run): the services are units there, and a
+# restore starts or stops them through systemctl.
+
+def systemctl_shim(ns: Namespace) -> str:
+    """A directory whose `systemctl reload-or-restart postfix` fails; all else is real."""
+    where = f"{ns.tmp}/shim-systemctl"
+    ns.run(f"mkdir -p {where}; printf '%s\\n' '#!/bin/sh' "
+           "'[ \"$1\" = reload-or-restart ] && [ \"$2\" = postfix ] && "
+           "{ echo \"injected fault\" >&2; exit 1; }' "
+           f"'exec /usr/bin/systemctl \"$@\"' > {where}/systemctl; chmod +x {where}/systemctl")
+    return where
+
+
+def active(ns: Namespace, unit: str) -> str:
+    return ns.run(f"systemctl is-active {unit}", check=False).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def booted() -> Iterator[Namespace]:
+    with Namespace(hostname="mail.example.com", systemd=True) as namespace:
+        namespace.run("""
+            echo mail.example.com > /etc/hostname
+            rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private
+            rm -rf /etc/mailwizard
+            systemctl stop opendkim
+            """)
+        namespace.boot()
+        yield namespace
+
+
+def test_on_systemd_a_stopped_unit_stays_stopped(booted: Namespace) -> None:
+    ns = booted
+    assert active(ns, "opendkim") == "inactive" and active(ns, "postfix@-") == "active"
+    before = state(ns)
+    out = failed_apply(ns, "check")
+    assert same(before, state(ns)) == "", out
+    assert active(ns, "opendkim") == "inactive", out
+    assert "opendkim left stopped, as it was before the apply" in out, out
+    assert active(ns, "postfix@-") == "active"
+    assert "did not come back" not in out, out
+
+
+def test_on_systemd_a_unit_the_apply_started_is_stopped_again(booted: Namespace) -> None:
+    ns = booted
+    before = state(ns)
+    answers = ns.tmp / "all.toml"
+    answers.write_text(full_answers())
+    result = run_wizard(ns, "apply", str(answers),
+                        env=f"MAILWIZARD_PASSWORD_POSTMASTER={shlex.quote(PASSWORD)} "
+                            f"PATH={systemctl_shim(ns)}:$PATH")
+    out = result.stdout
+    assert result.returncode == 2 and "every file was restored" in out, out
+    assert same(before, state(ns)) == "", out
+    assert "opendkim stopped again: it was not running before the apply" in out, out
+    assert active(ns, "opendkim") == "inactive", out
+    assert active(ns, "postfix@-") == "active"
+    assert "did not come back" not in out, out
+    assert "postfix is running, but its reload failed" in out, out
