@@ -128,7 +128,8 @@ def preview(system: System, entry: Entry) -> Preview:
             now = system.read_nofollow(path)
         except (UnsafeFile, OSError):
             now = None
-        if item.scrubbed:
+        copy = backup.copy_of(item)
+        if item.scrubbed or (item.secret and item.existed and not copy.is_file()):
             out.cannot.append(f"cannot restore {path}: it holds passwords, so no copy was "
                               "kept; set them again with the step that made them "
                               f"({', '.join(manifest.steps) or 'its step'})")
@@ -137,7 +138,6 @@ def preview(system: System, entry: Entry) -> Preview:
             if now is not None or system.link_target(path) is not None:
                 out.notes.append(f"remove {path} (that apply created it)")
             continue
-        copy = system.path(f"{entry.directory}/files/{path.lstrip('/')}")
         try:
             old = copy.read_bytes()
         except OSError as exc:

@@ -258,3 +258,26 @@ def test_a_user_on_a_root_owned_sandbox_gets_a_message_not_a_traceback() -> None
         assert "permission denied" in out and "needs root" in out, out
     finally:
         shutil.rmtree(top)
+
+
+def test_an_interrupted_password_change_shows_its_kept_copy_as_restorable(
+        system: System, sandbox: Path, runner: RecordingRunner,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """While an apply runs, the old sasldb2 is kept under /run (not /var/backups): a rollback
+    of that apply after a kill puts it back, and the preview says so (a diff, no 'cannot')."""
+    from mailwizard import apply as applying
+
+    (sandbox / "etc/sasldb2").write_text("old users\n")
+    plan = Plan(commands=(Command(("saslpasswd2", "-p", "-c", "alice"), "set a password",
+                                  touches=("/etc/sasldb2",), secret_files=True),),
+                steps=("sasl",))
+    backup = applying.Backup.create(system, ["/etc/sasldb2"], plan, frozenset({"/etc/sasldb2"}))
+    backup.manifest.pid = 999_999_999  # a process that is gone: the apply was killed
+    backup.save()
+    (sandbox / "etc/sasldb2").write_text("half written\n")
+    code, out, err = run(capsys, sandbox, "rollback", "--yes")
+    assert code == 0, err
+    shown = out.split("phase: restoring", 1)[0]
+    assert "cannot restore" not in shown, shown
+    assert "-half written" in shown and "+old users" in shown, shown
+    assert (sandbox / "etc/sasldb2").read_text() == "old users\n"
