@@ -134,7 +134,8 @@ def _dispatch(system: System, args: argparse.Namespace) -> int:
             print(f"mailwizard: unexpected arguments: {' '.join(args.args)}", file=sys.stderr)
             return EXIT_INVALID
         return _run_app(system, command)
-    if command in ROOT_VERBS and os.geteuid() != 0 and not system.sandboxed:
+    asks_help = bool({"-h", "--help"} & set(args.args))
+    if command in ROOT_VERBS and os.geteuid() != 0 and not system.sandboxed and not asks_help:
         print(f"mailwizard {command}: needs root: it changes the mail server's files and "
               "services and keeps its backups in /var/backups/mailwizard (root only); run it "
               "as root, e.g. with sudo (nothing was done)", file=sys.stderr)

@@ -231,6 +231,11 @@ def test_rollback_as_a_user_says_it_needs_root(argv: list[str]) -> None:
     assert "mailwizard rollback: needs root" in out, out
 
 
+def test_a_user_may_read_the_help() -> None:
+    code, out, tb = as_nobody(["rollback", "--help"])
+    assert tb == "" and code == 0 and "--list" in out and "needs root" not in out, tb or out
+
+
 def test_apply_as_a_user_says_it_needs_root_before_planning(tmp_path: Path) -> None:
     answers_file = tmp_path / "a.toml"
     answers_file.write_text(HOSTNAME)
