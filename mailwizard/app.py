@@ -20,13 +20,13 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 # setuptools package-dir map), which mypy cannot follow: it checks them as "screens".
 import mailwizard.screens as ui  # type: ignore[import-not-found,unused-ignore]
 from mailwizard import interrupt, journal, preflight
-from mailwizard.plan import Plan
-from mailwizard.steps import STEPS
-from mailwizard.steps.base import Step
+from mailwizard.steps import catalog
 from mailwizard.system import System
 
 if TYPE_CHECKING:
+    from mailwizard.plan import Plan
     from mailwizard.screens.apply import ApplyScreen  # type: ignore[import-not-found,unused-ignore]
+    from mailwizard.steps.base import Step
 
 THEME = "textual-dark"
 
@@ -34,8 +34,8 @@ THEME = "textual-dark"
 class StepCommands(Provider):
     """Command palette entries: "Open <step>" for every step in the hub."""
 
-    def _entries(self) -> Iterator[tuple[str, Step[Any]]]:
-        for step in STEPS:
+    def _entries(self) -> Iterator[tuple[str, catalog.Entry]]:
+        for step in catalog.ENTRIES:
             if step.listed:
                 label = f"Open {step.title}"
                 app = self.app
@@ -80,12 +80,22 @@ class MailWizardApp(App[None]):
         self.system = system
         self.start_step = start_step
         self.euid = euid  # tests: pretend to be another user (None: the real one)
-        self.steps: list[Step[Any]] = list(STEPS)
+        self._steps: list[Step[Any]] | None = None
         self.theme = THEME
         # SIGHUP/SIGTERM/SIGINT stop an apply at a safe point, then quit (the CLI's run)
         self.handle_signals = handle_signals
         self.applying: ApplyScreen | None = None  # the apply that runs now, if any
         self.quit_after_apply = False
+
+    @property
+    def steps(self) -> list[Step[Any]]:
+        """The registry's steps, imported on first use (not before the hub's first frame:
+        the hub shows ``catalog`` until its status worker has them)."""
+        if self._steps is None:
+            from mailwizard.steps import STEPS
+
+            self._steps = list(STEPS)
+        return self._steps
 
     def step(self, name: str) -> Step[Any]:
         for step in self.steps:
@@ -95,7 +105,7 @@ class MailWizardApp(App[None]):
 
     def can_open(self, name: str) -> bool:
         """The step is available and has a screen."""
-        return self.step(name).available and name in ui.SCREENS
+        return catalog.entry(name).available and name in ui.SCREENS
 
     def on_mount(self) -> None:
         if self.handle_signals:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mailwizard import __version__, interrupt
-from mailwizard.steps import STEPS
+from mailwizard.steps.catalog import ENTRIES, LISTED
 from mailwizard.system import System
 
 if typing.TYPE_CHECKING:
@@ -45,7 +45,7 @@ UNBUILT_VERBS: set[str] = set()
 def _epilog() -> str:
     steps = "\n".join(
         f"  {s.name:<10} {s.title}" + ("" if s.available else "  (not available yet)")
-        for s in STEPS if s.listed
+        for s in ENTRIES if s.listed
     )
     verbs = "\n".join(f"  {line}" for line in VERBS.values())
     return (
@@ -128,7 +128,7 @@ def _signals_end_cleanly() -> typing.Iterator[None]:
 
 def _dispatch(system: System, args: argparse.Namespace) -> int:
     command = args.command
-    step_names = {s.name for s in STEPS if s.listed}
+    step_names = set(LISTED)
     if command is None or command in step_names:
         if args.args:
             print(f"mailwizard: unexpected arguments: {' '.join(args.args)}", file=sys.stderr)

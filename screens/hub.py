@@ -22,8 +22,8 @@ from textual.worker import get_current_worker
 
 from mailwizard import postfix, preflight
 from mailwizard.plan import Plan
-from mailwizard.repair import fix_plan
-from mailwizard.steps.base import Status, Step
+from mailwizard.steps import catalog
+from mailwizard.steps.status import Status
 
 from .common import WizardScreen
 
@@ -90,8 +90,9 @@ class HubScreen(WizardScreen):
         self.checking = False
 
     @property
-    def listed(self) -> list[Step[Any]]:
-        return [s for s in self.wizard.steps if s.listed]
+    def listed(self) -> list[catalog.Entry]:
+        """What the hub lists; the steps themselves are loaded by the status worker."""
+        return [e for e in catalog.ENTRIES if e.listed]
 
     def compose(self) -> ComposeResult:
         yield Static(self._header_text(), id="hub-header", markup=False)
@@ -104,13 +105,19 @@ class HubScreen(WizardScreen):
                 detail.can_focus = False
                 yield Static(id="blurb", markup=False)
                 yield Static(id="now", markup=False)
-                yield Button("Open", id="open", variant="primary")
         yield Footer()
 
     def on_mount(self) -> None:
         steps = self.query_one("#steps", OptionList)
         steps.highlighted = 0
         steps.focus()
+        self._show_detail()
+        # Button's stylesheet is the largest of any widget here (7 kB, parsed on first
+        # mount): the button comes one frame after the first.
+        self.call_after_refresh(self._add_open_button)
+
+    def _add_open_button(self) -> None:
+        self.query_one("#detail").mount(Button("Open", id="open", variant="primary"))
         self._show_detail()
 
     def on_screen_resume(self) -> None:
@@ -140,7 +147,12 @@ class HubScreen(WizardScreen):
         if not worker.is_cancelled:
             self.app.call_from_thread(self._set_header, info)
 
-        def read(step: Step[Any]) -> tuple[Status, Plan | None]:
+        from mailwizard.repair import fix_plan
+
+        steps = {step.name: step for step in self.wizard.steps}  # imports them, in here
+
+        def read(entry: catalog.Entry) -> tuple[Status, Plan | None]:
+            step = steps[entry.name]
             try:
                 status = step.status(system)
             except Exception as exc:
@@ -171,9 +183,10 @@ class HubScreen(WizardScreen):
         else:
             self.fixes[name] = fix
         self.refresh_bindings()
-        step = self.wizard.step(name)
-        self.query_one("#steps", OptionList).replace_option_prompt(name, self._prompt(step))
-        if self._selected() is step:
+        self.query_one("#steps", OptionList).replace_option_prompt(
+            name, self._prompt(catalog.entry(name)))
+        selected = self._selected()
+        if selected is not None and selected.name == name:
             self._show_detail()
 
     # Rendering --------------------------------------------------------------------------
@@ -185,7 +198,7 @@ class HubScreen(WizardScreen):
         text.append(f" · {host} · Postfix {version} · {os_name}")
         return text
 
-    def _prompt(self, step: Step[Any]) -> Text:
+    def _prompt(self, step: catalog.Entry) -> Text:
         status = self.statuses.get(step.name, CHECKING)
         width = max(len(s.title) for s in self.listed)
         style = {"ok": "green", "warn": "yellow", "problem": "red"}.get(status.state, "")
@@ -195,7 +208,7 @@ class HubScreen(WizardScreen):
         text.append(status.summary, style="dim")
         return text
 
-    def _selected(self) -> Step[Any] | None:
+    def _selected(self) -> catalog.Entry | None:
         index = self.query_one("#steps", OptionList).highlighted
         steps = self.listed
         return steps[index] if index is not None and 0 <= index < len(steps) else None
@@ -206,14 +219,12 @@ class HubScreen(WizardScreen):
             return
         detail = self.query_one("#detail", VerticalScroll)
         detail.border_title = step.title
-        button = self.query_one("#open", Button)
+        self._show_button(step)
         if not step.available:
             self.query_one("#blurb", Static).update(
                 Text(f"{step.title} is not available yet in this version of mailwizard.")
             )
             self.query_one("#now", Static).update("")
-            button.label = "not available yet"
-            button.disabled = True
             return
         self.query_one("#blurb", Static).update(Text(step.blurb))
         status = self.statuses.get(step.name)
@@ -231,12 +242,17 @@ class HubScreen(WizardScreen):
                 rows = "; ".join(str(row) for row in fix.summary()[:3])
                 now.add_row("Fix:", Text(f"press f to review: {rows}"))
         self.query_one("#now", Static).update(now)
-        if self.wizard.can_open(step.name):
-            button.label = "Open"
-            button.disabled = False
+
+    def _show_button(self, step: catalog.Entry) -> None:
+        button = next(iter(self.query("#open").results(Button)), None)
+        if button is None:  # the first frame: not mounted yet
+            return
+        if not step.available:
+            button.label, button.disabled = "not available yet", True
+        elif self.wizard.can_open(step.name):
+            button.label, button.disabled = "Open", False
         else:
-            button.label = "screen not available yet"
-            button.disabled = True
+            button.label, button.disabled = "screen not available yet", True
 
     # Actions ----------------------------------------------------------------------------
 

@@ -27,15 +27,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from mailwizard.plan import Plan
+from mailwizard.steps.status import State as State  # re-exported: steps import it from here
+from mailwizard.steps.status import Status as Status
 from mailwizard.system import System
 from mailwizard.validate import Invalid, look_alike
 
 Level = Literal["error", "warning"]
-State = Literal["ok", "warn", "problem", "todo", "unavailable"]
-
-SYMBOLS: dict[State, str] = {
-    "ok": "✔", "warn": "!", "problem": "✖", "todo": "·", "unavailable": "·"
-}
 
 
 @dataclass(frozen=True)
@@ -53,19 +50,6 @@ class Problem:
 
 def errors(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.level == "error"]
-
-
-@dataclass(frozen=True)
-class Status:
-    """The hub's line for a step: a state, a few words, and the "Now:" details."""
-
-    state: State
-    summary: str
-    now: tuple[str, ...] = ()
-
-    @property
-    def symbol(self) -> str:
-        return SYMBOLS[self.state]
 
 
 @dataclass(frozen=True)
