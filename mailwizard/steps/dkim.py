@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Literal
 
-from mailwizard import dns, dnscheck, dnsrecords, opendkim, postfix, services
+from mailwizard import dns, dnsrecords, opendkim, postfix, services
 from mailwizard.checks import CheckResult
 from mailwizard.facts import mail_domains, primary_domain
 from mailwizard.plan import PRIVATE_DIR, Command, FileChange, Install, Plan
@@ -121,6 +121,8 @@ def rotation_text(rotation: Rotation) -> str:
 def published_check(domain_: str, sel: str, key: str) -> CheckResult:
     """The DNS check (``dns.dkim``) for the record of ``sel``: does the system resolver see
     ``key`` at ``sel._domainkey.domain``? Blocking; bounded by the check's own bound."""
+    from mailwizard import dnscheck  # dnspython: only when a check runs (not at the hub)
+
     config = dns.Config(hostname=domain_, domains=(domain_,), ipv4=(), ipv6=(),
                         dkim_domain=domain_, dkim_selector=sel, dkim_key=key)
 

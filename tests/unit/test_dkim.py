@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mailwizard import answers, dns, dnsrecords, opendkim, postfix, services
+from mailwizard import answers, dns, dnscheck, dnsrecords, opendkim, postfix, services
 from mailwizard.apply import apply
 from mailwizard.checks import CheckResult
 from mailwizard.plan import PRIVATE_DIR, Install
@@ -570,7 +570,7 @@ def test_published_check_asks_the_dns_check_for_the_new_record(
         seen.append((cfg.dkim_domain, cfg.dkim_selector, cfg.dkim_key))
         return CheckResult("dns.dkim", "pass", "found", "", "")
 
-    monkeypatch.setattr(dkim.dnscheck, "check_dkim", check_dkim)
+    monkeypatch.setattr(dnscheck, "check_dkim", check_dkim)
     result = dkim.published_check("example.com", "s2026", "MIIBIjAN")
     assert result.status == "pass"
     assert seen == [("example.com", "s2026", "MIIBIjAN")]
