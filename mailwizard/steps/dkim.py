@@ -330,8 +330,10 @@ this server's resolver) sees the new record; until then it is refused and mail s
 with the old key. After the switch, keep the old record published a few days more (mail
 signed with it may still be queued or on its way), then remove the old record at your DNS
 provider; the old key file stays in `/etc/dkimkeys`. Going back to the old selector before
-the switch cancels the rotation. `rotate = true` instead replaces the key of the selector
-that signs now, and mail signed with it fails DKIM until the new record is published.
+the switch cancels the rotation. A selector used before still has its old key in
+`/etc/dkimkeys` and reuses it: add `rotate = true` for a fresh one. On the selector that signs
+now, `rotate = true` replaces its key at once, and mail signed with it fails DKIM until the
+new record is published.
 
 **Common mistakes.**
 - 1024-bit keys (opendkim-genkey's default): refused here; large receivers reject them.

@@ -557,7 +557,7 @@ def test_the_help_tells_the_two_phases() -> None:
     help_text = " ".join(STEP.help.split())
     assert "the old record keeps working while the new one propagates" not in help_text
     for words in ("published = true", "keeps signing with the old key",
-                  "remove the old record"):
+                  "remove the old record", "A selector used before still has its old key"):
         assert words in help_text, words
 
 
