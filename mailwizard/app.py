@@ -67,7 +67,8 @@ class MailWizardApp(App[None]):
     TITLE = "mailwizard"
     # The hub's CSS is parsed with the app's own: pushing the first screen then adds no
     # stylesheet, which would mean parsing every rule again before the first frame.
-    CSS_PATH = ui.HubScreen.CSS_PATH
+    CSS_PATH: ClassVar[Any] = [ui.HubScreen.CSS_PATH, ui.TOASTS_CSS]
+    NOTIFICATION_TIMEOUT: ClassVar[float] = 4
     COMMANDS: ClassVar[Any] = App.COMMANDS | {StepCommands}
     COMMAND_PALETTE_DISPLAY = "^p"
     BINDINGS: ClassVar[list[Any]] = [

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import import_module
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import WizardScreen
 from .hub import HubScreen
+
+TOASTS_CSS = Path(__file__).with_name("toasts.tcss")  # app-wide: where toasts appear
 
 if TYPE_CHECKING:
     from textual.screen import Screen
@@ -70,6 +73,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "SCREENS",
+    "TOASTS_CSS",
     "ApplyScreen",
     "Field",
     "HelpScreen",

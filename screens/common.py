@@ -33,6 +33,11 @@ class WizardScreen(Screen[None]):
         """Blinking cursors for people, none for tests and snapshots (headless)."""
         return not self.app.is_headless
 
+    def on_screen_resume(self) -> None:
+        """A toast is about the screen it was raised on: it does not follow to the next
+        (a form's toast would sit over the review's diff)."""
+        self.app.clear_notifications()
+
     def confirm_leave(self, then: Callable[[], object], *, quitting: bool = False) -> None:
         """Call ``then`` (which throws this screen away: back, or quit) once nothing would
         be lost. Here: at once; a step screen with unsaved edits asks first."""

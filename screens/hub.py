@@ -68,6 +68,23 @@ class StepList(OptionList):
     ]
 
 
+class StatusRow(Table):
+    """A step's row in the list: symbol, title, summary (wrapping under itself).
+    ``str()`` is the row as one line of plain text."""
+
+    def __init__(self, symbol: Text, title: Text, summary: Text, title_width: int) -> None:
+        super().__init__(box=None, padding=(0, 1), show_header=False, show_edge=False,
+                         expand=True, collapse_padding=True, pad_edge=False)
+        self.add_column(no_wrap=True, width=1)
+        self.add_column(no_wrap=True, width=title_width + 1)
+        self.add_column(ratio=1, overflow="fold")
+        self.add_row(symbol, title, summary)
+        self.line = f"{symbol.plain} {title.plain:<{title_width}}  {summary.plain}"
+
+    def __str__(self) -> str:
+        return self.line
+
+
 class HubScreen(WizardScreen):
     """Header, the step list (left), the selected step's details (right)."""
 
@@ -198,15 +215,15 @@ class HubScreen(WizardScreen):
         text.append(f" · {host} · Postfix {version} · {os_name}")
         return text
 
-    def _prompt(self, step: catalog.Entry) -> Text:
+    def _prompt(self, step: catalog.Entry) -> StatusRow:
+        """Symbol, title, summary; a summary too long for the list wraps under itself
+        (at 80×24 "localhost: not a full name" would otherwise lose its meaning to "…")."""
         status = self.statuses.get(step.name, CHECKING)
         width = max(len(s.title) for s in self.listed)
         style = {"ok": "green", "warn": "yellow", "problem": "red"}.get(status.state, "")
-        text = Text(no_wrap=True, overflow="ellipsis")
-        text.append(status.symbol, style=f"bold {style}".strip())
-        text.append(f" {step.title:<{width}}  ", style="" if step.available else "dim")
-        text.append(status.summary, style="dim")
-        return text
+        return StatusRow(Text(status.symbol, style=f"bold {style}".strip()),
+                         Text(step.title, style="" if step.available else "dim"),
+                         Text(status.summary, style="dim"), width)
 
     def _selected(self) -> catalog.Entry | None:
         index = self.query_one("#steps", OptionList).highlighted

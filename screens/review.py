@@ -6,18 +6,86 @@ File content is shown as Rich Text objects, never parsed as markup (a line such 
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.css.styles import RulesMap
+from textual.strip import Strip
+from textual.style import Style
+from textual.visual import RenderOptions, Visual
 from textual.widgets import Footer, Static
 
 from mailwizard.plan import Plan
 
 from .common import WizardScreen
+
+MARK = "↳ "  # starts each further row of a wrapped line
+
+
+def row_starts(plain: str, first: int, rest: int) -> list[int]:
+    """Where the rows of ``plain`` start when the first row holds ``first`` cells and the
+    others ``rest``: after a space where the row has one, else mid-word (a long path)."""
+    measure = len if plain.isascii() else cell_len
+    starts, pos, room = [0], 0, first
+    while measure(plain[pos:]) > room:
+        end = pos
+        while end < len(plain) and measure(plain[pos:end + 1]) <= room:
+            end += 1
+        space = plain.rfind(" ", pos + 1, end)
+        if space > pos:
+            end = space + 1
+        end = max(end, pos + 1)
+        starts.append(end)
+        pos, room = end, rest
+    return starts
+
+
+class MarkedLines(Visual):
+    """Text drawn wrapped to the width with ``↳`` starting every further row of a wrapped
+    line, so it does not read as two lines of the file. ``plain`` (and ``str``) is the
+    text as it is, unwrapped and unmarked."""
+
+    def __init__(self, text: Text) -> None:
+        self.text = text
+        self.lines = Content.from_rich_text(text).split("\n", allow_blank=True)
+        self._rows = lru_cache(maxsize=4)(self._rows_at)
+
+    @property
+    def plain(self) -> str:
+        return self.text.plain
+
+    def __str__(self) -> str:
+        return self.text.plain
+
+    def _rows_at(self, width: int) -> list[Content]:
+        mark = Content.styled(MARK, "dim")
+        rows: list[Content] = []
+        for line in self.lines:
+            if line.cell_length <= width or width <= len(MARK) + 1:
+                rows.append(line)
+                continue
+            first, *more = line.divide(row_starts(line.plain, width, width - len(MARK))[1:])
+            rows.append(first)
+            rows.extend(mark + piece for piece in more)
+        return rows
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return max((line.cell_length for line in self.lines), default=0)
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return len(self._rows(width))
+
+    def render_strips(self, width: int, height: int | None, style: Style,
+                      options: RenderOptions) -> list[Strip]:
+        return Content("\n").join(self._rows(width)).render_strips(width, height, style,
+                                                                   options)
 
 
 def diff_text(plan: Plan) -> Text:
@@ -97,7 +165,7 @@ class ReviewScreen(WizardScreen):
         summary.append(" will run. Every file is backed up first.")
         yield Static(summary, id="review-summary")
         with VerticalScroll(id="review-body"):
-            yield Static(diff_text(self.plan), id="review-diff")
+            yield Static(MarkedLines(diff_text(self.plan)), id="review-diff")
             yield Static(commands_text(self.plan), id="review-commands")
         yield Footer()
 

@@ -158,6 +158,9 @@ def static_text(screen: object, selector: str) -> str:
         return content.plain
     if isinstance(content, str):
         return content
+    plain = getattr(content, "plain", None)  # e.g. the review's MarkedLines
+    if isinstance(plain, str):
+        return plain
     console = Console(width=80, record=True, file=io.StringIO())
     console.print(content)
     return console.export_text()
