@@ -6,11 +6,10 @@ say what the detail column shows and what happens on add, edit and delete; the e
 keeps the marks (``+`` new, ``~`` changed, ``−`` to be deleted; ✖ / ! where the step sees
 a problem) and the keyboard honest.
 
-Keys in a burst: over SSH a paste arrives as one burst of keys, and Textual routes each key
-to the widget focused when the key is *read*, while a plain ``tab`` moves the focus only
-when the key bubbles back up, after the keys behind it were already routed. So tab,
-shift+tab and enter (between the fields) are priority bindings here: the focus moves before
-the next key is read. A bracketed paste (one Paste event) is split at its tabs the same way.
+Keys in a burst (``screens/keys.py``): tab, shift+tab and enter between the fields are
+priority bindings here, so the focus moves before the next key is read, and the fields are
+:class:`BurstSafeInput`. A bracketed paste (one Paste event) is split at its tabs the same
+way.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingsMap
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widget import Widget
@@ -29,31 +28,18 @@ from textual.widgets import DataTable, Input
 
 from mailwizard.pending import Entry, PendingEdits
 
+from .keys import FOCUS_KEYS, BurstSafeInput, next_input
+
 V = TypeVar("V")
 Level = Literal["error", "warning"] | None
 EMPTY_ROW = "\0empty"  # the placeholder row's key when the list is empty
 
-_INPUT_KEYS = BindingsMap(Input.BINDINGS)
 STYLES = {"+": "green", "~": "yellow", "−": "red"}
 PROBLEM_MARKS = {"error": Text("✖", style="bold red"), "warning": Text("!", style="yellow")}
 
 
-class RowInput(Input):
-    """An Input of the editor: its own keys (backspace, arrows, home, end...) act in the order
-    they were typed, and a pasted tab moves on to the next field like a typed one.
-
-    Textual runs a widget's non-priority bindings only when the key has bubbled back up to
-    the app, by which time the printable keys behind it in a burst are already typed: ``ab``
-    backspace ``c`` would give ``ab``. Here the binding runs as the key arrives.
-    """
-
-    async def on_key(self, event: events.Key) -> None:
-        for binding in _INPUT_KEYS.key_to_bindings.get(event.key, ()):
-            if not binding.priority:
-                event.prevent_default()
-                event.stop()
-                await self.run_action(binding.action)
-                return
+class RowInput(BurstSafeInput):
+    """An Input of the editor: a pasted tab moves on to the next field, like a typed one."""
 
     def on_paste(self, event: events.Paste) -> None:
         if "\t" not in event.text:
@@ -92,8 +78,7 @@ class ListEditor(Vertical, Generic[V]):
     }
     """
     BINDINGS: ClassVar[list[Any]] = [
-        Binding("tab", "app.focus_next", show=False, priority=True),
-        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
+        *FOCUS_KEYS,
         Binding("enter", "next_field", show=False, priority=True),
     ]
 
@@ -245,26 +230,17 @@ class ListEditor(Vertical, Generic[V]):
 
     # Keys ---------------------------------------------------------------------------------
 
-    @property
-    def inputs(self) -> list[Input]:
-        return list(self.query(Input))
-
     def input_after(self, field_input: Input) -> Input | None:
-        inputs = [i for i in self.inputs if not i.disabled]
-        index = inputs.index(field_input) if field_input in inputs else -1
-        return inputs[index + 1] if 0 <= index < len(inputs) - 1 else None
+        return next_input(self, field_input)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "next_field":
             # Only between the fields: enter in the last one is the screen's (review), and
             # enter on the table chooses the row.
-            focused = self.screen.focused
-            return isinstance(focused, Input) and self.input_after(focused) is not None
+            return next_input(self, self.screen.focused) is not None
         return True
 
     def action_next_field(self) -> None:
-        focused = self.screen.focused
-        if isinstance(focused, Input):
-            following = self.input_after(focused)
-            if following is not None:
-                self.screen.set_focus(following)
+        following = next_input(self, self.screen.focused)
+        if following is not None:
+            self.screen.set_focus(following)

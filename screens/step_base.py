@@ -72,6 +72,7 @@ from mailwizard.steps.base import Problem, Proposal, Step
 from mailwizard.validate import Invalid
 
 from .common import WizardScreen
+from .keys import FOCUS_KEYS, BurstSafeInput, next_input
 
 A = TypeVar("A")
 
@@ -126,7 +127,7 @@ class Field(Vertical):
         self.local_error = ""  # from the Input validator, as the admin types
         self.problems: list[Problem] = []  # from step.propose()
         if widget is None:
-            widget = Input(
+            widget = BurstSafeInput(
                 placeholder=placeholder,
                 password=password,
                 validators=[Check(check, each=each)] if check else [],
@@ -187,6 +188,8 @@ class StepScreen(WizardScreen, Generic[A]):
         Binding("escape", "back", "back"),
         Binding("ctrl+s", "review", "review & apply", priority=True),
         Binding("f1", "help", "help"),
+        *FOCUS_KEYS,  # keys in a burst: see screens/keys.py
+        Binding("enter", "next_field", show=False, priority=True),
     ]
 
     def __init__(self, step: Step[A]) -> None:
@@ -355,6 +358,16 @@ class StepScreen(WizardScreen, Generic[A]):
                 field.check_now()
         if self.loaded:
             self.changed()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "next_field":  # enter between fields; in the last one it submits
+            return next_input(self, self.focused) is not None
+        return super().check_action(action, parameters)
+
+    def action_next_field(self) -> None:
+        following = next_input(self, self.focused)
+        if following is not None:
+            self.set_focus(following)
 
     @on(Input.Submitted)
     def _input_submitted(self, event: Input.Submitted) -> None:

@@ -93,3 +93,35 @@ async def test_domains_review_counts_the_reload(sandbox: Path,
         listed = listed_actions(review)
         assert "reload postfix" in listed
         assert review_count(review) == len(listed) > 0
+
+
+# Keys in a burst on a plain form: each lands in the field it was typed for ------------------
+
+async def test_a_burst_on_a_form_keeps_each_key_in_its_field(
+    sandbox: Path, runner: RecordingRunner
+) -> None:
+    """Over SSH a paste is one burst: tab and enter move the focus before the next key is
+    read, and backspace acts where it was typed (before: the keys after tab landed in the
+    field left behind, and backspace ran after the keys behind it)."""
+    from textual.widgets import Input
+
+    from mailwizard.screens.domains import DomainsScreen
+    from tests.pilot.harness import burst, step_ready
+
+    app = make_app(sandbox, runner, start_step="domains")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        screen = app.screen
+        assert isinstance(screen, DomainsScreen)
+        first = screen.query_one("#field-domains-mydestination", Input)
+        nets = screen.query_one("#field-domains-mynetworks", Input)
+        first.focus()
+        await pilot.pause()
+        await burst(pilot, *"example.com, localhostt", "backspace", "tab",
+                    *"127.0.0.0/8", "shift+tab", "end", *", debian")
+        await step_ready(pilot)
+        assert first.value == "example.com, localhost, debian"
+        assert nets.value == "127.0.0.0/8"
+        await burst(pilot, "enter", *"10.0.0.0/8")
+        await step_ready(pilot)
+        assert nets.value == "10.0.0.0/8" and first.value == "example.com, localhost, debian"
