@@ -16,7 +16,8 @@ How to add a step screen (``screens/<name>.py`` mirrors ``mailwizard/steps/<name
            def fill_form(self, a: HostnameAnswers) -> None:  # Answers -> widgets
                self.set_value("hostname.fqdn", a.fqdn)
 
-2. Add one line to ``SCREENS`` in ``screens/__init__.py``: ``"hostname": HostnameScreen``.
+2. One line in ``SCREENS`` in ``screens/__init__.py``: ``"hostname": "hostname.HostnameScreen"``.
+   (Every file a new step needs, core and tests included: ``docs/new-step.md``.)
 
 That is all. The base does the rest:
 
