@@ -138,6 +138,8 @@ class Manifest:
     made_dirs: list[str] = field(default_factory=list)
     running_before: dict[str, bool] = field(default_factory=dict)
     listed: dict[str, list[str]] = field(default_factory=dict)
+    # A signal ended it (an SSH drop): nobody may have seen how; the next run says so once.
+    unseen: bool = False
 
     def to_json(self) -> str:
         data: dict[str, object] = {"created": self.created, "steps": self.steps,
@@ -152,6 +154,8 @@ class Manifest:
             data["changed"] = self.changed
             if self.detail:
                 data["detail"] = self.detail
+            if self.unseen:
+                data["unseen"] = True
         if self.pid is not None:
             data.update(pid=self.pid, process=self.process)
         return json.dumps(data, indent=2)
@@ -180,7 +184,8 @@ class Manifest:
                    {str(k): bool(v) for k, v in before.items()}
                    if isinstance(before, dict) else {},
                    {str(k): [str(n) for n in v] for k, v in listed.items()
-                    if isinstance(v, list)} if isinstance(listed, dict) else {})
+                    if isinstance(v, list)} if isinstance(listed, dict) else {},
+                   unseen=bool(data.get("unseen", False)))
 
     @property
     def outcome(self) -> str:
@@ -336,12 +341,14 @@ class Backup:
         return removed
 
     def finish(self, result: str, undo: list[tuple[str, ...]] | None = None,
-               detail: str = "") -> None:
+               detail: str = "", unseen: bool = False) -> None:
         """Record in the manifest how the apply ended (APPLIED or RESTORED), why
-        (``detail``), and the undo commands of the commands that ran, for ``rollback``."""
+        (``detail``; ``unseen``: a signal ended it, for ``journal.unseen``), and the undo
+        commands of the commands that ran, for ``rollback``."""
         self.scrub_secrets()
         self.manifest.result = result
         self.manifest.detail = detail
+        self.manifest.unseen = unseen
         self.manifest.undo = list(undo or [])
         with contextlib.suppress(OSError):
             self.save()
@@ -727,7 +734,8 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
                             reload=plan.reload, restart=plan.restart)
         backup.finish(RESTORED if restored else INTERRUPTED,
                       detail=f"{what}: {reason}" + ("" if restored else
-                                                   "; NOT every file could be restored"))
+                                                   "; NOT every file could be restored"),
+                      unseen=run.cancel.signal is not None)
         system.cache.clear()
         if not isinstance(exc, Exception):
             raise
@@ -735,7 +743,8 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
     system.cache.clear()
     late = f"; {run.cancel.reason} came during the last step, so it finished" if (
         run.cancel.requested) else ""
-    backup.finish(APPLIED, [c.undo for c in run.ran if c.undo], detail=late.lstrip("; "))
+    backup.finish(APPLIED, [c.undo for c in run.ran if c.undo], detail=late.lstrip("; "),
+                  unseen=run.cancel.signal is not None)
     scrub_secret_copies(system)  # an interrupted apply before this one is no longer undone
     keep_last(system)
     run.emit("done", "applied" + late, step=True)

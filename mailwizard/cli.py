@@ -165,6 +165,9 @@ def _say_if_interrupted(system: System) -> None:
     found = journal.find(system)
     if found is not None:
         print(f"mailwizard: {found.message()}", file=sys.stderr)
+    said = journal.unseen(system)
+    if said is not None:
+        print(f"mailwizard: note: {said}", file=sys.stderr)
 
 
 def _run_app(system: System, step: str | None) -> int:

@@ -13,8 +13,10 @@ import os
 from dataclasses import dataclass
 
 from mailwizard.apply import (
+    APPLIED,
     BACKUP_ROOT,
     INTERRUPTED,
+    RESTORED,
     RUNNING,
     Backup,
     Manifest,
@@ -72,6 +74,35 @@ def find(system: System) -> Interrupted | None:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return _judge(backup)
+
+
+def unseen(system: System) -> str | None:
+    """Once: how the last apply ended when a signal ended it (an SSH drop: its own last
+    words went to a terminal that was gone). None when there is nothing to say."""
+    base = system.path(BACKUP_ROOT)
+    try:
+        names = sorted(p.name for p in base.iterdir()
+                       if not p.name.endswith(".rolled-back") and (p / "manifest.json").is_file())
+        if not names:
+            return None
+        backup = Backup.load(system, f"{BACKUP_ROOT}/{names[-1]}")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    m = backup.manifest
+    if not m.unseen:
+        return None
+    m.unseen = False
+    try:
+        backup.save()
+    except OSError:
+        return None  # cannot mark it said: say nothing rather than every time
+    head = f"the last apply ({', '.join(m.steps) or 'no step'}, started {m.created})"
+    why = m.detail.removeprefix(f"{INTERRUPTED}: ")
+    if m.result == RESTORED:
+        return f"{head} was {why}: every file was restored (backup {backup.directory})"
+    if m.result == APPLIED:
+        return f"{head} was applied: {why}"
+    return f"{head}: {why}"
 
 
 def dead_runs(system: System) -> list[str]:

@@ -27,7 +27,7 @@ from mailwizard.screens.interrupted import InterruptedDialog, StopApplyDialog
 from mailwizard.system import System
 from tests.pilot.harness import hub_ready, wait_for
 from tests.pilot.streaming import streaming_app
-from tests.unit.test_journal import kill_at, snapshot
+from tests.unit.test_journal import kill_at, snapshot, start
 
 SLOW = 2.5  # seconds the stand-in command runs: the key or the signal lands meanwhile
 
@@ -180,3 +180,21 @@ async def test_leaving_the_notice_changes_nothing(sandbox: Path) -> None:
         await hub_ready(pilot)
     assert snapshot(sandbox) == after_kill
     assert journal.find(System(root=sandbox)) is not None  # still offered next time
+
+
+async def test_after_an_ssh_drop_the_hub_says_once_what_became_of_the_apply(
+        sandbox: Path) -> None:
+    proc, _ = start(sandbox, "command", "1.0", "--signals")
+    proc.send_signal(signal.SIGHUP)
+    proc.communicate(timeout=30)
+    for again in (False, True):
+        app = streaming_app(sandbox)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await hub_ready(pilot)
+            shown = [str(n.message) for n in app._notifications]
+        said = [m for m in shown if "The last apply (hostname, domains" in m]
+        if again:
+            assert said == [], shown
+        else:
+            assert len(said) == 1 and "stopped by SIGHUP" in said[0], shown
+            assert "every file was restored" in said[0]
