@@ -2,7 +2,8 @@
 tools rely on (README.md, "Using it").
 
 Exit codes: 0 done (or nothing to do), 1 invalid input (nothing written), 2 apply failed and
-every file restored, 3 a verb that is not available yet.
+every file restored (also when SIGHUP, SIGTERM or SIGINT stopped it), 3 a verb that is not
+available yet; 128+N when signal N ended another verb (or the hub while no apply ran).
 """
 
 from __future__ import annotations

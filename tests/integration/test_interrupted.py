@@ -10,6 +10,7 @@ After each case Postfix runs, `postfix check` passes and opendkim is as it was.
 
 from __future__ import annotations
 
+import json
 import shlex
 import signal
 import sys
@@ -162,6 +163,47 @@ def test_after_kill_9_the_next_run_says_so_and_rollback_undoes_exactly_it(
     undo = run_wizard(ns, "rollback", "--yes", env=ENV)  # back to the start for the others
     assert undo.returncode == 0, undo.stdout
     RECOVERED.append(f"{moment}×SIGKILL: journal, rolled back")
+
+
+@pytest.mark.parametrize("mode", ["ctrl+q stop", "HUP", "TERM", "INT", "ctrl+q finish"])
+def test_the_tui_cut_short_during_the_dkim_key_restores_or_finishes_and_says_so(
+        ns: Namespace, mode: str) -> None:
+    """The issue's case: ctrl+q or SIGHUP while the DKIM key is made (real app, real
+    runner, real daemons)."""
+    before, running = state(ns), services(ns)
+    out = ns.tmp
+    shim = out / "shim"
+    shim.mkdir(exist_ok=True)
+    for old in shim.iterdir():
+        old.unlink()
+    real = ns.run("command -v opendkim-genkey").stdout.strip()
+    (shim / "opendkim-genkey").write_text(
+        f"#!/bin/sh\ntouch {out}/reached\nsleep 2\nexec {real} \"$@\"\n")
+    (shim / "opendkim-genkey").chmod(0o755)
+    result = ns.run(
+        f"cd {shlex.quote(str(PROJECT))}\nrm -f {out}/reached; mkdir -p {out}/tmpdir\n"
+        f"export {ENV} TMPDIR={out}/tmpdir PATH={shim}:$PATH\n"
+        f"{shlex.quote(sys.executable)} -m tests.integration.tui_interrupt_driver "
+        f"{out}/full.toml {out}/reached {shlex.quote(mode)}", timeout=300)
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    if mode.startswith("ctrl+q"):
+        assert seen["asked"] and seen["running_when_asked"], seen
+    if mode == "ctrl+q finish":
+        assert seen["ok"] and "mailwizard: applied" in seen["said"], seen
+        assert ns.run("postconf -h smtpd_milters").stdout == "inet:127.0.0.1:8891\n"
+        assert "opendkim=up" in services(ns) and "check=ok" in services(ns)
+        undo = run_wizard(ns, "rollback", "--yes", env=ENV)
+        assert undo.returncode == 0, undo.stdout
+    else:
+        why = "ctrl+q" if mode.startswith("ctrl+q") else f"SIG{mode}"
+        assert not seen["ok"] and seen["restored"] and seen["failed"] == "interrupted", seen
+        assert f"apply stopped by {why}" in seen["said"], seen
+        assert "every file was restored" in seen["said"], seen
+    assert state(ns) == before
+    assert services(ns) == running
+    no_temp_left(ns)
+    RECOVERED.append(f"TUI dkim-genkey×{mode}: "
+                     + ("finished, then rolled back" if "finish" in mode else "restored"))
 
 
 def test_closing_count() -> None:
