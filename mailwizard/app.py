@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
 
 # The screens are installed as mailwizard.screens from the top-level screens/ directory (a
 # setuptools package-dir map), which mypy cannot follow: it checks them as "screens".
@@ -108,12 +109,17 @@ class MailWizardApp(App[None]):
         """The step is available and has a screen."""
         return catalog.entry(name).available and name in ui.SCREENS
 
+    def get_default_screen(self) -> Screen[Any]:
+        """The hub is the first screen itself (a pushed one would cost the first frame a
+        blank default screen's compose and paint before it)."""
+        hub: Screen[Any] = ui.HubScreen()
+        return hub
+
     def on_mount(self) -> None:
         if self.handle_signals:
             loop = asyncio.get_running_loop()
             for signum in interrupt.SIGNALS:
                 loop.add_signal_handler(signum, self.on_signal, signum)
-        self.push_screen(ui.HubScreen())
         blockers = preflight.check(self.system, self.euid)
         if blockers:
             self.push_screen(ui.PreflightScreen(blockers[0]))
