@@ -125,9 +125,10 @@ class MailWizardApp(App[None]):
             self.push_screen(ui.PreflightScreen(blockers[0]))
             return
         said = journal.unseen(self.system)  # a signal ended the last apply: say how, once
-        if said is not None:
-            self.notify(said[0].upper() + said[1:], title="While you were away",
-                        severity="warning", timeout=60)
+        if said is not None:  # after the hub is shown: its first resume clears toasts
+            self.call_after_refresh(self.notify, said[0].upper() + said[1:],
+                                    title="While you were away", severity="warning",
+                                    timeout=60)
         found = journal.find(self.system)
         if found is not None:  # an earlier apply never finished: say so first
             from mailwizard.screens.interrupted import (  # type: ignore[import-not-found,unused-ignore]
