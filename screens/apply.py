@@ -217,6 +217,8 @@ class ApplyScreen(WizardScreen):
                 outcome.append(": nothing of this apply remains.", style="")
             elif result.backup is None:
                 outcome.append("\nNothing was written.", style="")
+            else:
+                _not_all_restored(outcome, result.backup)
         else:
             self.query_one("#apply-current", Static).update(
                 Text(f"✖ failed: {result.failed}", style="bold red"))
@@ -228,6 +230,8 @@ class ApplyScreen(WizardScreen):
             if result.restored:
                 outcome.append("\n✔ All files restored", style="bold green")
                 outcome.append(": nothing was changed.", style="")
+            elif result.backup:
+                _not_all_restored(outcome, result.backup)
             outcome.append("\nWhat to try: ", style="bold")
             outcome.append("read the output above, fix the cause (or the answers) and "
                            "run the step again.")
@@ -278,6 +282,12 @@ class ApplyScreen(WizardScreen):
                         "and restore every file).", severity="warning")
             return
         self.wizard.back_to_hub()
+
+
+def _not_all_restored(outcome: Text, backup: str) -> None:
+    """The failed restore in the same words as the CLI's, so the admin knows files differ."""
+    outcome.append("\n✖ NOT every file could be restored", style="bold red")
+    outcome.append(f": the log above names them; the old files are in {backup}.", style="")
 
 
 def outcome_line(result: ApplyResult) -> str:

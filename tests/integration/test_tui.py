@@ -66,7 +66,8 @@ def test_tui_apply_on_real_postfix_then_a_fault_is_restored_on_screen() -> None:
 
         # A restore that itself fails: the fault also puts a directory where /etc/mailname
         # was, so putting the old file back fails. The screen must not say "All files
-        # restored"; its log names the file; every other file is back, the old config live.
+        # restored" but "NOT every file could be restored" (as the CLI does); its log
+        # names the file; every other file is back, the old config live.
         others = "/etc/hostname /etc/hosts /etc/postfix/main.cf"
         before = ns.run(f"sha256sum {others}").stdout
         ns.run(f"printf '%s\\n' '#!/bin/sh' 'if [ \"$1\" = check ]; then' "
@@ -76,7 +77,9 @@ def test_tui_apply_on_real_postfix_then_a_fault_is_restored_on_screen() -> None:
         broken = drive(ns, "relay.example.com", path_prefix=shim)
         assert broken["ok"] is False, broken
         assert "✖ Failed: postfix check" in broken["outcome"], broken
-        assert "restored" not in broken["outcome"], broken
+        assert "All files restored" not in broken["outcome"], broken
+        assert "NOT every file could be restored" in broken["outcome"], broken
+        assert "/var/backups/mailwizard/" in broken["outcome"], broken
         log = "\n".join(broken["log"])
         assert "could not restore /etc/mailname" in log, log
         assert "some files could not be restored" in log, log
