@@ -14,7 +14,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from . import apply_vs_shell, dns_checks, first_frame, inprocess
+from . import apply_vs_shell, dns_checks, first_frame, inprocess, live_checks
 from .timing import HEADER, ROOT, Figure
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -24,11 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per figure")
     parser.add_argument("--only", action="append", default=[],
-                        help="run only these parts (first-frame, in-process, apply, dns)")
+                        help="run only these parts (first-frame, in-process, apply, dns, live)")
     parser.add_argument("--write", action="store_true", help="write benchmarks/RESULTS.md")
     args = parser.parse_args(argv)
     parts = {"first-frame": first_frame.measure, "in-process": inprocess.measure,
-             "apply": apply_vs_shell.measure, "dns": dns_checks.measure}
+             "apply": apply_vs_shell.measure, "dns": dns_checks.measure,
+             "live": live_checks.measure}
     figures: list[Figure] = []
     load_before = loadavg()
     for name, measure in parts.items():
