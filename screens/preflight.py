@@ -7,6 +7,7 @@ runs the install in a thread worker, streaming apt's output into a Log with a Pr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -18,6 +19,7 @@ from mailwizard import preflight, validate
 from mailwizard.preflight import Blocker, InstallResult, Progress
 
 from .common import WizardScreen
+from .keys import FOCUS_KEYS, BurstSafeInput
 from .step_base import Check
 
 
@@ -25,6 +27,8 @@ class PreflightScreen(WizardScreen):
     """One blocker: what is wrong, and a button for the action that fixes it."""
 
     CSS_PATH = Path(__file__).with_name("preflight.tcss")
+    BINDINGS: ClassVar[list[Any]] = [*FOCUS_KEYS]  # keys in a burst: see screens/keys.py
+
     def __init__(self, blocker: Blocker) -> None:
         super().__init__()
         self.blocker = blocker
@@ -43,7 +47,7 @@ class PreflightScreen(WizardScreen):
                 yield Static(Text(f"Packages: {packages}", style="dim"), id="pre-packages")
                 with Horizontal(id="pre-mailname-row"):
                     yield Label("Mail name", id="pre-mailname-label")
-                    yield Input(preflight.mailname_guess(self.system), id="pre-mailname",
+                    yield BurstSafeInput(preflight.mailname_guess(self.system), id="pre-mailname",
                                 validators=[Check(validate.fqdn)],
                                 placeholder="mail.example.com")
                 yield Static(self._hint(), id="pre-mailname-message", markup=False)

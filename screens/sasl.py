@@ -35,6 +35,7 @@ from mailwizard.steps.sasl import (
 )
 from mailwizard.validate import Invalid
 
+from .keys import FOCUS_KEYS
 from .list_editor import ListEditor
 from .step_base import Field, StepScreen
 from .toggles import Tick
@@ -125,9 +126,8 @@ class LoginDialog(ModalScreen[tuple[str, Secret] | None]):
     CSS_PATH = CSS
     BINDINGS: ClassVar[list[Any]] = [
         Binding("escape", "cancel", "cancel"),
+        *FOCUS_KEYS,  # keys in a burst: see screens/keys.py
         Binding("enter", "enter", "next", show=False, priority=True),
-        Binding("tab", "app.focus_next", show=False, priority=True),
-        Binding("shift+tab", "app.focus_previous", show=False, priority=True),
     ]
 
     def __init__(self, login: str | None = None,

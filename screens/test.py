@@ -25,6 +25,7 @@ from mailwizard.steps import test as saved
 from mailwizard.steps.base import Step
 
 from .common import WizardScreen
+from .keys import FOCUS_KEYS, BurstSafeInput
 
 HELP = """\
 # Test
@@ -87,6 +88,7 @@ class LiveTestScreen(WizardScreen):
         Binding("f6", "run_this", "re-run this"),
         Binding("f7", "copy", "copy transcript"),
         Binding("f1", "help", "help"),
+        *FOCUS_KEYS,  # keys in a burst: see screens/keys.py
     ]
 
     class Line(Message):
@@ -116,11 +118,11 @@ class LiveTestScreen(WizardScreen):
         yield Static(head, id="test-title")
         with Horizontal(id="test-inputs"):
             yield Label("To")
-            yield Input(placeholder="you@outside.example", id="to", compact=True)
+            yield BurstSafeInput(placeholder="you@outside.example", id="to", compact=True)
             yield Label("User")
-            yield Input(placeholder="user@example.com", id="user", compact=True)
+            yield BurstSafeInput(placeholder="user@example.com", id="user", compact=True)
             yield Label("Password")
-            yield Input(password=True, id="password", compact=True)
+            yield BurstSafeInput(password=True, id="password", compact=True)
         with TabbedContent(id="tests"):
             for t in livetest.TESTS:
                 with TabPane(tab_label(t.title, None, False), id=self.pane_id(t.id)):

@@ -293,6 +293,26 @@ async def test_preflight_installs_postfix(sandbox: Path) -> None:
         assert str(screen.query_one("#pre-action", Button).label) == "Continue"
 
 
+async def test_preflight_mail_name_takes_a_burst(sandbox: Path, runner: RecordingRunner) -> None:
+    """A pasted mail name lands in the field: shift+tab from the focused button moves to it
+    before the next key is read, and backspace acts where it was typed."""
+    from mailwizard.screens.preflight import PreflightScreen
+    from tests.pilot.harness import burst
+
+    (sandbox / "etc/postfix/main.cf").unlink()
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, PreflightScreen), what="preflight")
+        screen = app.screen
+        name = screen.query_one("#pre-mailname", Input)
+        assert screen.focused is screen.query_one("#pre-action")
+        await burst(pilot, "shift+tab", "end", "ctrl+u", *"mail.example.orgg", "backspace",
+                    "tab")
+        await pilot.pause()
+        assert name.value == "mail.example.org"
+        assert screen.focused is screen.query_one("#pre-action")
+
+
 async def test_preflight_not_root(sandbox: Path, runner: RecordingRunner) -> None:
     from mailwizard.screens.preflight import PreflightScreen
 

@@ -354,3 +354,24 @@ async def test_dialog_keys_like_a_password_manager(sandbox: Path, runner: Record
         await wait_for(pilot, lambda: app.screen is screen, what="the dialog to close")
         assert new_passwords(screen) == {"dan@example.com": Secret(PW2)}
         assert_no_password(app)
+
+
+
+async def test_dialog_keys_in_one_burst(sandbox: Path, runner: RecordingRunner) -> None:
+    """The same keys as one burst (a password manager's auto-type over SSH): enter and tab
+    move on before the next key is read, backspace acts where it was typed (the dialog uses
+    screens/keys.py's FOCUS_KEYS like every form)."""
+    from mailwizard.screens.keys import FOCUS_KEYS
+    from tests.pilot.harness import burst
+
+    assert all(any(b is k for b in LoginDialog.BINDINGS) for k in FOCUS_KEYS)  # not a copy
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        await pilot.press("ctrl+n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LoginDialog), what="dialog")
+        await burst(pilot, *"dan@example.comm", "backspace", "enter", *PW2, "tab", *PW2,
+                    "enter")
+        await wait_for(pilot, lambda: app.screen is screen, what="the dialog to close")
+        assert new_passwords(screen) == {"dan@example.com": Secret(PW2)}
+        assert_no_password(app)

@@ -120,3 +120,31 @@ async def test_after_a_successful_apply_t_offers_the_test_screen(
         await pilot.press("t")
         await _ready(pilot)
         assert by_name("test").available
+
+
+async def test_a_burst_in_the_fields_keeps_each_key_in_its_field(
+    sandbox: Path, runner: RecordingRunner, monkeypatch: Any,
+) -> None:
+    """A paste over SSH is one burst: tab moves on before the next key is read, and
+    backspace acts where it was typed (before: the keys after tab stayed in the To field)."""
+    from textual.widgets import Input
+
+    from tests.pilot.harness import burst
+
+    live_replay.install(monkeypatch, "all-pass")
+    app = make_app(sandbox, runner, "test")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _ready(pilot)
+        to, user, password = (screen.query_one(f"#{i}", Input)
+                              for i in ("to", "user", "password"))
+        to.value = user.value = ""
+        to.focus()
+        await pilot.pause()
+        await burst(pilot, *"me@outside.examplee", "backspace", "tab",
+                    *"postmaster@example.com", "tab", *"Corr3ct-Horse", "shift+tab", "end",
+                    *"x", "backspace")
+        await pilot.pause()
+        assert to.value == "me@outside.example"
+        assert user.value == "postmaster@example.com"
+        assert password.value == "Corr3ct-Horse"
+        assert screen.focused is user
