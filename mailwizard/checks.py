@@ -23,6 +23,12 @@ MARKS: dict[Status, str] = {"pass": "✔", "warn": "▲", "fail": "✖", "skip":
 
 EXIT_CHECKS_OK, EXIT_CHECKS_FAILED, EXIT_CHECKS_COULD_NOT_RUN = 0, 1, 2
 
+# The DNS checks' bounds (`mailwizard.dnscheck`), here so that callers can name them without
+# loading dnspython.
+QUERY_TIMEOUT = 4.0  # seconds for one query (all tries)
+TRY_TIMEOUT = 2.0  # seconds for one try at one server
+BOUND = 15.0  # seconds for any one check, whatever its queries do
+
 
 @dataclass(frozen=True)
 class TranscriptLine:

@@ -139,7 +139,7 @@ def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None
 
 def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None) -> Config:
     """Read everything the records depend on from the live system."""
-    from mailwizard.steps.dkim import public_key, read_rotation, signing_answers
+    from mailwizard.steps.dkim import public_key, read_rotation, signing_identity
 
     hostname = postfix.get(system, "myhostname").strip().lower()
     if not hostname or "." not in hostname:
@@ -165,20 +165,20 @@ def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None
     lists = stored.get("blocklist", {}).get("zones", "")
     blocklists = tuple(z.strip() for z in lists.replace(",", " ").split()) if lists \
         else DEFAULT_BLOCKLISTS
-    dkim = signing_answers(system)  # during a rotation: the key that still signs
-    key = public_key(system, dkim.selector)
+    dkim_domain, selector = signing_identity(system)  # in a rotation: the one that signs
+    key = public_key(system, selector)
     if key is None:
-        notes.append(f"no DKIM key for selector {dkim.selector!r} yet (the dkim step)")
+        notes.append(f"no DKIM key for selector {selector!r} yet (the dkim step)")
     rotation = read_rotation(system)
     next_key = public_key(system, rotation.selector) \
-        if rotation is not None and rotation.signing == dkim.selector else None
+        if rotation is not None and rotation.signing == selector else None
     if rotation is not None and next_key is not None:
         notes.append(f"DKIM rotation: publish {rotation.selector}'s record too; "
-                     f"{dkim.selector} signs until the dkim step switches (published = true), "
+                     f"{selector} signs until the dkim step switches (published = true), "
                      "keep its record a few days after that")
     return Config(
         hostname=hostname, domains=tuple(domains), ipv4=v4, ipv6=v6, spf=spf,
-        dkim_domain=dkim.domain, dkim_selector=dkim.selector, dkim_key=key,
+        dkim_domain=dkim_domain, dkim_selector=selector, dkim_key=key,
         dkim_next_selector=rotation.selector if rotation is not None and next_key else "",
         dkim_next_key=next_key, dmarc=dmarc,
         blocklists=blocklists, notes=tuple(notes),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import ipaddress
-import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -26,13 +25,12 @@ import dns.resolver
 import spf
 
 from mailwizard import dnsrecords
-from mailwizard.checks import CheckResult, Status
+from mailwizard.checks import BOUND as BOUND  # re-exported: the names callers know
+from mailwizard.checks import QUERY_TIMEOUT as QUERY_TIMEOUT
+from mailwizard.checks import TRY_TIMEOUT, CheckResult, Status
 from mailwizard.dns import Config, a_label, absolute
 
 IDS = ("dns.a", "dns.mx", "dns.spf", "dns.dkim", "dns.dmarc", "dns.ptr", "dns.blocklist")
-QUERY_TIMEOUT = 4.0  # seconds for one query (all tries)
-TRY_TIMEOUT = 2.0  # seconds for one try at one server
-BOUND = 15.0  # seconds for any one check, whatever its queries do
 
 
 # -- one query, four outcomes -------------------------------------------------------------
@@ -79,15 +77,6 @@ def _server_errors(exc: dns.resolver.NoNameservers) -> str:
         server, answer = err[0], err[-1]
         parts.append(f"{server}: {answer}")
     return "; ".join(parts) or str(exc)
-
-
-def nameserver_address(host: str) -> str:
-    """An IP address for --nameserver HOST (a name is looked up by the system)."""
-    try:
-        return str(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        info = socket.getaddrinfo(host, 53, proto=socket.IPPROTO_UDP)
-        return str(info[0][4][0])
 
 
 class Lookup:

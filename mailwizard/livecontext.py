@@ -88,7 +88,7 @@ def build(
     nameserver: tuple[str, int] | None = None,
 ) -> LiveContext:
     """Read the configuration the sessions judge; raise LiveError when they cannot run."""
-    from mailwizard.steps.dkim import signing_answers
+    from mailwizard.steps.dkim import signing_identity
     from mailwizard.steps.domains import primary_domain
     from mailwizard.steps.spf import SpfStep
 
@@ -100,13 +100,13 @@ def build(
             raise LiveError("this server has no global IPv4 address to test (give --server)")
         server = found[0]
     domain = primary_domain(system)
-    dkim = signing_answers(system)  # during a rotation: the key that still signs
+    dkim_domain, dkim_selector = signing_identity(system)  # in a rotation: the signing one
     spf = SpfStep().current(system)
     return LiveContext(
         system=system, server=server, hostname=postfix.get(system, "myhostname"),
         domain=domain, postmaster=f"postmaster@{domain}", to=to, source=source, user=user,
-        password=password, nameserver=nameserver, dkim_domain=dkim.domain,
-        dkim_selector=dkim.selector, spf_record=spf.record, spf_incoming=spf.check_incoming,
+        password=password, nameserver=nameserver, dkim_domain=dkim_domain,
+        dkim_selector=dkim_selector, spf_record=spf.record, spf_incoming=spf.check_incoming,
         mynetworks=tuple(postfix.split_list(postfix.get(system, "mynetworks"))),
         log=MailLog(system),
     )

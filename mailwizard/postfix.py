@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from mailwizard import tempdirs
 from mailwizard.plan import FileChange
@@ -79,12 +81,19 @@ def _query(system: System, main: bytes, master: bytes, *flags: str) -> Result:
     cached = system.cache.get(key)
     if isinstance(cached, Result):
         return cached
-    with tempdirs.private("read") as tmp:
-        _write_stage(Path(tmp), main, master)
-        result = system.query(["postconf", "-c", tmp, *flags])
-    result = Result(result.argv, result.rc, result.stdout.replace(tmp, CONFIG_DIR),
-                    result.stderr.replace(tmp, CONFIG_DIR))
-    system.cache[key] = result
+    # Threads that ask at once (the hub's statuses, the report's checks) wait for the one
+    # postconf that runs instead of each starting its own (setdefault is atomic).
+    lock = cast("threading.Lock", system.cache.setdefault("lock " + key, threading.Lock()))
+    with lock:
+        cached = system.cache.get(key)
+        if isinstance(cached, Result):
+            return cached
+        with tempdirs.private("read") as tmp:
+            _write_stage(Path(tmp), main, master)
+            result = system.query(["postconf", "-c", tmp, *flags])
+        result = Result(result.argv, result.rc, result.stdout.replace(tmp, CONFIG_DIR),
+                        result.stderr.replace(tmp, CONFIG_DIR))
+        system.cache[key] = result
     return result
 
 

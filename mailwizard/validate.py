@@ -7,6 +7,7 @@ Anything that could smuggle configuration into main.cf, /etc/aliases or opendkim
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -196,6 +197,7 @@ _WIDEST_PUBLIC = {4: 24, 6: 48}
 _MOST_PUBLIC = {4: 8, 6: 16}
 
 
+@functools.cache  # worked out when first needed, not at import (the check's start-up)
 def _public_ranges(version: int) -> list[Net]:
     ranges: list[Any] = ([ipaddress.IPv4Network("0.0.0.0/0")] if version == 4
                          else list(_PUBLIC_V6))
@@ -207,9 +209,6 @@ def _public_ranges(version: int) -> list[Net]:
             kept.extend(r.address_exclude(hole) if hole.subnet_of(r) else [r])
         ranges = kept
     return ranges
-
-
-_PUBLIC = {4: _public_ranges(4), 6: _public_ranges(6)}
 
 
 def _overlap(a: Net, b: Net) -> int:
@@ -224,7 +223,7 @@ def _public_size(nets: list[Net], version: int | None = None) -> int:
     for v in (4, 6) if version is None else (version,):
         same: list[Any] = [n for n in nets if n.version == v]
         mine = list(ipaddress.collapse_addresses(same))
-        total += sum(_overlap(n, p) for n in mine for p in _PUBLIC[v])
+        total += sum(_overlap(n, p) for n in mine for p in _public_ranges(v))
     return total
 
 
@@ -233,7 +232,7 @@ def covers_public(nets: list[Net]) -> str | None:
     for v in (4, 6):
         size = _public_size(nets, v)
         if size > 2 ** ((32 if v == 4 else 128) - _MOST_PUBLIC[v]):
-            whole = sum(p.num_addresses for p in _PUBLIC[v])
+            whole = sum(p.num_addresses for p in _public_ranges(v))
             worth = (32 if v == 4 else 128) - (size.bit_length() - 1)
             return (f"public IPv{v} addresses worth a /{worth} ({size / whole:.2%} of the "
                     f"public IPv{v} internet; at most a /{_MOST_PUBLIC[v]} is allowed)")

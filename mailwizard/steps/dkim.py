@@ -271,16 +271,19 @@ def rotation_news(plan: Plan, system: System) -> str:
             "record; the old key stays in " + opendkim.KEY_DIR + ".\n")
 
 
-def signing_answers(system: System) -> DkimAnswers:
-    """The answers of what opendkim signs with now, whatever rotation waits (what the DNS
-    check and the live test judge)."""
+def signing_identity(system: System) -> tuple[str, str]:
+    """(domain, selector) opendkim signs with now, whatever rotation waits (what the DNS
+    check and the live test judge); reads no key (the DNS report reads it once itself)."""
     conf = conf_text(system) or ""
     sel = (opendkim.get(conf, "Selector") or DEFAULT_SELECTOR).lower()
-    return DkimAnswers(
-        domain=(opendkim.get(conf, "Domain") or primary_domain(system)).lower(),
-        selector=sel,
-        bits=key_bits(system, sel) or DEFAULT_BITS,
-    )
+    return (opendkim.get(conf, "Domain") or primary_domain(system)).lower(), sel
+
+
+def signing_answers(system: System) -> DkimAnswers:
+    """The answers of what opendkim signs with now, with the bits of its key."""
+    domain_, sel = signing_identity(system)
+    return DkimAnswers(domain=domain_, selector=sel,
+                       bits=key_bits(system, sel) or DEFAULT_BITS)
 
 
 class DkimStep(Step[DkimAnswers]):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,32 @@ def test_params_reads_the_sandbox(system: System) -> None:
     # Defaults are there too, unexpanded.
     assert "mail_version" in values
     assert postfix.get(system, "nonexistent_parameter_xyz") == ""
+
+
+def test_threads_asking_at_once_share_one_postconf(counted: System,
+                                                   reader: CountingReader) -> None:
+    """The hub's statuses and the report's checks read in threads: the first to ask runs
+    postconf, the others wait for its answer instead of starting their own."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    started = threading.Barrier(4)
+    slow_run = reader.run
+
+    def slowly(argv: Sequence[str], **kwargs: Any) -> Result:
+        result = slow_run(argv, **kwargs)
+        time.sleep(0.2)  # every thread has asked before this answer is cached
+        return result
+
+    reader.run = slowly  # type: ignore[method-assign]
+
+    def ask(_: int) -> str:
+        started.wait()
+        return postfix.get(counted, "myhostname")
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(ask, range(4))) == ["debian"] * 4
+    assert len(reader.postconf_calls()) == 1
 
 
 def test_params_is_cached_by_content(counted: System, reader: CountingReader) -> None:
