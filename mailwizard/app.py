@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 # The screens are installed as mailwizard.screens from the top-level screens/ directory (a
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from mailwizard.steps.base import Step
 
 THEME = "textual-dark"
+# A toast's severity as a mark (as on the hub and at the fields), not only its bar's colour.
+SEVERITY_MARKS: dict[str, str] = {"error": "✖ ", "warning": "! "}
 
 
 class StepCommands(Provider):
@@ -211,6 +214,21 @@ class MailWizardApp(App[None]):
         self.exit(return_code=return_code, message=message)
 
     # Navigation -------------------------------------------------------------------------
+
+    def notify(self, message: str, *, title: str = "",
+               severity: SeverityLevel = "information", timeout: float | None = None,
+               markup: bool = False) -> None:
+        """Every toast (``Widget.notify`` comes here too) is plain text: many hold what the
+        admin typed (an alias, a login, a path) or what a server or the OS said, where a
+        ``[`` would restyle the toast or break it. An error or a warning starts with its
+        mark (on the title when there is one)."""
+        mark = SEVERITY_MARKS.get(severity, "")
+        if title:
+            title = mark + title
+        else:
+            message = mark + message
+        super().notify(message, title=title, severity=severity, timeout=timeout,
+                       markup=False)
 
     def open_step(self, name: str, *, from_hub: bool = False) -> None:
         """Open a step's screen on top of the hub."""
