@@ -50,7 +50,13 @@ and change what its line names.
 any step · q quit.
 On a step: ctrl+s review & apply · esc back · f1 help for that step.
 
-**Undo.** `mailwizard rollback` restores the files of the last apply.
+**Undo.** Every apply keeps a backup of the files it changes. `mailwizard rollback --list`
+lists them, newest first (ID, date, steps, result, files). `mailwizard rollback` (the last
+apply) or `mailwizard rollback ID` (that backup) first shows what it would change: the diff
+back to the files as they were before that apply, the commands it runs, what happens to each
+service, and what it cannot put back (the SASL password database is never kept in a
+backup); then asks. `--yes` answers for scripts. It needs root. An apply that never
+finished (a kill, a power loss) is offered for undo when the hub opens.
 """
 
 CHECKING = Status("todo", "checking…")

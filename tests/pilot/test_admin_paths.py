@@ -125,3 +125,24 @@ async def test_a_burst_on_a_form_keeps_each_key_in_its_field(
         await burst(pilot, "enter", *"10.0.0.0/8")
         await step_ready(pilot)
         assert nets.value == "10.0.0.0/8" and first.value == "example.com, localhost, debian"
+
+
+async def test_hub_help_tells_what_rollback_does(sandbox: Path, runner: RecordingRunner) -> None:
+    """The hub's help says what `mailwizard rollback` does now: --list, a chosen backup ID,
+    the preview and the question, --yes (before: "restores the files of the last apply")."""
+    from textual.widgets import Markdown
+
+    from mailwizard.cli import _rollback_parser
+
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await hub_ready(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = " ".join(app.screen.query_one(Markdown).source.split())
+    options = {o for a in _rollback_parser()._actions for o in a.option_strings} - {"-h",
+                                                                                   "--help"}
+    assert options == {"--list", "--yes"}
+    for said in ("`mailwizard rollback --list`", "`mailwizard rollback ID`", "`--yes`",
+                 "shows what it would change", "then asks", "cannot put back"):
+        assert said in shown, said
