@@ -43,7 +43,8 @@ fix · `·` not done yet.
 
 **Fixing a ✖.** When the step's own settings say how things should be (opendkim
 stopped, aliases.db out of date, the chroot copy of the SASL users stale), `f` shows the
-plan that puts it right, to review and apply like any change. Otherwise open the step
+plan that puts it right, to review and apply like any change. When the fix is outside
+mailwizard (a package to install), the Fix: line says what to run. Otherwise open the step
 and change what its line names.
 
 **Keys.** ↑↓ choose a step · ⏎ open it · f fix the ✖ · t the live tests · ctrl+p jump to
@@ -264,6 +265,8 @@ class HubScreen(WizardScreen):
             if fix is not None:
                 rows = "; ".join(str(row) for row in fix.summary()[:3])
                 now.add_row("Fix:", Text(f"press f to review: {rows}"))
+            elif status.state == "problem" and status.action:
+                now.add_row("Fix:", Text(status.action))
         self.query_one("#now", Static).update(now)
 
     def _show_button(self, step: catalog.Entry) -> None:

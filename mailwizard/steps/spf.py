@@ -261,7 +261,9 @@ server that sends as your domain (web shop, newsletter service) is listed.
         if checking and SERVICE_NAME not in postfix.services(system):
             return Status("problem", "spfcheck service missing from master.cf", shown)
         if checking and not policy_installed(system):
-            return Status("problem", "postfix-policyd-spf-perl not installed", shown)
+            return Status("problem", "policyd-spf not installed", shown,
+                          action="run: apt-get install postfix-policyd-spf-perl (incoming "
+                                 "mail is checked with it)")
         if not record:
             return Status("todo", "no record chosen" + (" · incoming checked" if checking
                                                        else ""), shown)

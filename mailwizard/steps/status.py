@@ -14,11 +14,16 @@ SYMBOLS: dict[State, str] = {
 
 @dataclass(frozen=True)
 class Status:
-    """The hub's line for a step: a state, a few words, and the "Now:" details."""
+    """The hub's line for a step: a state, a few words, and the "Now:" details.
+
+    ``action``: what the admin does about a ✖ that no plan of the step's own answers fixes
+    (the hub's ``f``), in words, e.g. a package to install.
+    """
 
     state: State
     summary: str
     now: tuple[str, ...] = ()
+    action: str = ""
 
     @property
     def symbol(self) -> str:

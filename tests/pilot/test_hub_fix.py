@@ -94,3 +94,26 @@ async def test_a_problem_with_no_fix_of_its_own_offers_none(sandbox: Path,
         assert "hostname" not in hub.fixes
         await pilot.press("f")
         assert app.screen is hub
+
+
+async def test_a_missing_spf_checker_says_what_to_install(sandbox: Path,
+                                                         runner: RecordingRunner) -> None:
+    """Incoming mail checked by postfix-policyd-spf-perl, and the package gone: no plan fixes
+    that, so the hub's Fix: line says in words what to run (f offers nothing)."""
+    from mailwizard.steps.spf import SpfAnswers
+
+    system = sandbox_system(sandbox, RecordingRunner())
+    assert apply(system, by_name("spf").plan(SpfAnswers(), system)).ok
+    app = make_app(sandbox, runner)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await hub_ready(pilot)
+        hub = app.screen
+        assert isinstance(hub, HubScreen)
+        assert hub.statuses["spf"].summary == "policyd-spf not installed"
+        assert "spf" not in hub.fixes
+        index = [s.name for s in hub.listed].index("spf")
+        for _ in range(index):
+            await pilot.press("down")
+        await pilot.pause()
+        now = " ".join(static_text(hub, "#now").split())
+        assert "Fix: run: apt-get install postfix-policyd-spf-perl" in now, now

@@ -260,7 +260,11 @@ def test_status_lines(system: System) -> None:
     status = STEP.status(system)
     # The sandbox has no postfix-policyd-spf-perl: a configured check without it is a problem.
     assert status.state == "problem" and "policyd-spf" in status.summary
+    # No plan of its own fixes it (installing is the admin's): the words say what to run.
+    assert status.action == ("run: apt-get install postfix-policyd-spf-perl "
+                             "(incoming mail is checked with it)")
     (system.path(spf_mod.POLICY_PROGRAM)).parent.mkdir(parents=True, exist_ok=True)
     system.path(spf_mod.POLICY_PROGRAM).write_text("#!/usr/bin/perl\n")
     status = STEP.status(system)
     assert (status.state, status.summary) == ("ok", "v=spf1 mx ~all · incoming checked")
+    assert status.action == ""
