@@ -126,8 +126,11 @@ class ShRunner:
             "_return_cmd": True,
             "_preexec_fn": _dies_with(os.getpid()),
         }
-        if data is not None:
-            kwargs["_in"] = data
+        # Always some input: with a callable ``_out`` and no ``_in`` the sh library gives
+        # the command a pipe it keeps open for an interactive callback and polls every
+        # 0.1 s, so every streamed command took 0.1 s longer (and one that reads its input
+        # waited for its timeout). An empty input is what a command gets without a sink.
+        kwargs["_in"] = "" if data is None else data
         lines: list[str] = []
         # sh reads the output in a thread of its own and stops 2 s after the command exits:
         # a slow ``on_line`` (the apply screen) must not hold that thread up, so the lines

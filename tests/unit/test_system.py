@@ -276,6 +276,17 @@ def test_on_line_gets_every_line_when_the_sink_is_slower_than_the_command(
     assert result.stdout.splitlines() == seen
 
 
+def test_a_streamed_command_without_input_reads_end_of_file_at_once(
+        sh_runner: ShRunner) -> None:
+    """With a line sink and no ``stdin`` the sh library would hand the command a pipe it
+    keeps open for an interactive callback (and poll it every 0.1 s): a command that reads
+    its input would wait until its timeout. It gets an empty input, as without a sink."""
+    seen: list[str] = []
+    result = sh_runner.run(["sh", "-c", "cat; echo read-to-the-end"], on_line=seen.append,
+                           timeout=10)
+    assert result.ok and seen == ["read-to-the-end"]
+
+
 def test_secret_stdin_never_in_result(sh_runner: ShRunner) -> None:
     result = sh_runner.run(["cat"], stdin=Secret(PASSWORD))
     assert PASSWORD not in repr(result)
