@@ -1,5 +1,6 @@
 """One proposal per pause in typing: a Postfix edit is staged once, not once to validate and
-again to plan (each staging runs postconf on a copy of main.cf/master.cf)."""
+again to plan (each staging runs postconf on a copy of main.cf/master.cf), and an edit
+staged before (a keystroke typed back) is not staged again."""
 
 from __future__ import annotations
 
@@ -58,7 +59,17 @@ async def test_one_staging_per_keystroke(sandbox: Path, step: str,
         screen: Any = app.screen
         assert screen.plan is not None and not screen.plan.is_empty, screen.problems
         reader.stagings = 0
+        app.system.cache.clear()  # a new edit for the staging cache (each is staged once)
         await pilot.press(text[-1])
         await step_ready(pilot)
         assert screen.plan is not None, screen.problems
         assert reader.stagings == 1
+        diff = screen.plan.diff()
+        # Typed away and back: the edit staged a moment ago is not staged again.
+        await pilot.press("backspace")
+        await step_ready(pilot)
+        stagings = reader.stagings
+        await pilot.press(text[-1])
+        await step_ready(pilot)
+        assert reader.stagings == stagings
+        assert screen.plan is not None and screen.plan.diff() == diff

@@ -259,3 +259,59 @@ def test_the_sandbox_reports_its_own_postfix_version_not_the_hosts(sandbox: Path
         ["postconf", "-c", str(main.parent), "-h", "mail_version"]).stdout  # the host's answer
     assert postfix.version(System(root=sandbox, runner=SandboxReader())) == (
         SANDBOX_POSTFIX_VERSION)
+
+
+def test_a_second_identical_stage_runs_no_postconf(counted: System, reader: CountingReader) -> None:
+    edit = {"myhostname": "mail.example.com", "relayhost": "[smtp.example.net]:587"}
+    first = postfix.stage(counted, set_main=edit, remove_main=["biff"], why="first")
+    ran = len(reader.postconf_calls())
+    again = postfix.stage(counted, set_main=dict(edit), remove_main=["biff"], why="again")
+    assert len(reader.postconf_calls()) == ran
+    assert [c.after for c in again.changes] == [c.after for c in first.changes]
+    assert [c.before for c in again.changes] == [c.before for c in first.changes]
+    assert again.warnings == first.warnings
+    assert [c.why for c in again.changes] == ["again"]  # the why is the caller's, not cached
+
+
+def test_a_different_edit_or_content_is_staged_again(counted: System,
+                                                      reader: CountingReader) -> None:
+    postfix.stage(counted, set_main={"myhostname": "mail.example.com"})
+    ran = len(reader.postconf_calls())
+    other = postfix.stage(counted, set_main={"myhostname": "mx.example.com"})
+    assert len(reader.postconf_calls()) > ran
+    assert b"myhostname = mx.example.com\n" in (other.changes[0].after or b"")
+    ran = len(reader.postconf_calls())
+    postfix.stage(counted, set_main={"myhostname": "mail.example.com"}, remove_main=["biff"])
+    assert len(reader.postconf_calls()) > ran
+    ran = len(reader.postconf_calls())
+    # The same edit of other files: staged anew, on those files.
+    main = counted.read_bytes(postfix.MAIN_CF)
+    assert main is not None
+    view = counted.with_files({postfix.MAIN_CF: main + b"my_typo = 1\n"})
+    staged = postfix.stage(view, set_main={"myhostname": "mail.example.com"})
+    assert len(reader.postconf_calls()) > ran
+    assert b"my_typo = 1\n" in (staged.changes[0].after or b"")
+    # The same parameters in another order are another edit (postconf appends in order).
+    ran = len(reader.postconf_calls())
+    postfix.stage(counted, set_main={"relayhost": "[a.example]", "myhostname": "b.example"})
+    postfix.stage(counted, set_main={"myhostname": "b.example", "relayhost": "[a.example]"})
+    assert len([a for a in reader.postconf_calls()[ran:] if "-e" in a]) == 2
+
+
+def test_the_staged_files_warnings_are_the_next_reads(counted: System,
+                                                      reader: CountingReader) -> None:
+    """The staged result's ``postconf -n`` serves the next step's warnings before its edit
+    and apply's check of the written files: no second scan of the same content."""
+    staged = postfix.stage(counted, set_main={"my_typo": "1"})
+    after = staged.changes[0].after
+    assert after is not None and len(staged.warnings) == 1
+    view = counted.with_files({postfix.MAIN_CF: after})
+    ran = len(reader.postconf_calls())
+    assert postfix.check_config(view) == list(staged.warnings)
+    assert len(reader.postconf_calls()) == ran
+    fresh = sandbox_system(Path(str(counted.root)))  # no cache: the same answer, read anew
+    assert postfix.check_config(fresh.with_files({postfix.MAIN_CF: after})) == list(
+        staged.warnings)
+    # The next step's stage on it: its own edit and check, but not the "before" scan.
+    postfix.stage(view, set_main={"biff": "no"})
+    assert [a[-1] for a in reader.postconf_calls()[ran:]] == ["biff=no", "-n"]
