@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import PROJECT, full_answers, run_wizard
+from tests.integration.wizard import PROJECT, full_answers, prepared_namespace, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -26,17 +26,7 @@ PAIRS_RUN: list[str] = []
 
 @pytest.fixture(scope="module")
 def ns() -> Iterator[Namespace]:
-    with Namespace(hostname="mail.example.com") as namespace:
-        namespace.run(
-            """
-            echo mail.example.com > /etc/hostname
-            rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private
-            sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf
-            useradd -M -d /nonexistent -s /usr/sbin/nologin mwadmin
-            """
-        )
-        namespace.boot()
-        (namespace.tmp / "full.toml").write_text(full_answers())
+    with prepared_namespace(answers=full_answers()) as namespace:
         # more.toml also changes main.cf: its rollback reloads Postfix (slowed in a test)
         more = full_answers('sales = ["mwadmin"]\n').replace(
             '"localhost.example.com", "localhost"]', '"localhost.example.com", "localhost", '

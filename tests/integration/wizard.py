@@ -7,6 +7,8 @@ import mailbox
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,43 +18,102 @@ PROJECT = Path(__file__).resolve().parents[2]
 INITS = ("no-init", "systemd")
 """The two paths of services.py a scenario runs on: ``Namespace(systemd=INIT == "systemd")``."""
 SASL_USER = "postmaster@example.com"
+# The answers files' sections, shared by the scenarios that write their own.
+HOSTNAME_SECTION = '[hostname]\nfqdn = "mail.example.com"\n'
+SPF_SECTION = '[spf]\nrecord = "v=spf1 mx ~all"\ncheck_incoming = true\n'
+DMARC_SECTION = '[dmarc]\npolicy = "none"\nrua = "postmaster@example.com"\n'
+
+
+def domains_section(*mydestination: str) -> str:
+    """[domains] with ``mydestination`` and loopback as mynetworks."""
+    return (f"[domains]\nmydestination = {json.dumps(list(mydestination))}\n"
+            'mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]\n')
+
+
+def dkim_section(selector: str = "mail") -> str:
+    return f'[dkim]\ndomain = "example.com"\nselector = "{selector}"\nbits = 2048\n'
+
+
 # An answers file with every section, its password in $MAILWIZARD_PASSWORD_POSTMASTER.
-_FULL_ANSWERS = """\
-[hostname]
-fqdn = "mail.example.com"
-
-[domains]
-mydestination = ["$myhostname", "example.com", "localhost.example.com", "localhost"]
-mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
-
-[aliases]
-root = ["mwadmin"]
-{extra_aliases}
-[tls]
-snakeoil = true
-
-[[sasl.users]]
-user = "{user}"
-password_env = "MAILWIZARD_PASSWORD_POSTMASTER"
-
-[spf]
-record = "v=spf1 mx ~all"
-check_incoming = true
-
-[dkim]
-domain = "example.com"
-selector = "mail"
-bits = 2048
-
-[dmarc]
-policy = "none"
-rua = "postmaster@example.com"
-"""
+_FULL_ANSWERS = "\n".join([
+    HOSTNAME_SECTION,
+    domains_section("$myhostname", "example.com", "localhost.example.com", "localhost"),
+    '[aliases]\nroot = ["mwadmin"]\n{extra_aliases}\n[tls]\nsnakeoil = true\n',
+    '[[sasl.users]]\nuser = "{user}"\npassword_env = "MAILWIZARD_PASSWORD_POSTMASTER"\n',
+    SPF_SECTION, dkim_section(), DMARC_SECTION,
+])
 
 
 def full_answers(extra_aliases: str = "") -> str:
     """The answers file with every section (``extra_aliases``: more lines under [aliases])."""
     return _FULL_ANSWERS.format(user=SASL_USER, extra_aliases=extra_aliases)
+
+
+# The pieces of prepare(): what this machine's Debian has that a fresh server would not
+# (a SASL database and DKIM keys; the snakeoil certificate and Postfix's TLS settings) and
+# opendkim's TrustAnchorFile, whose root key it cannot fetch inside a namespace.
+NO_SNAKEOIL = """\
+rm -f /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/ssl/private/ssl-cert-snakeoil.key"""
+NO_SASL_NO_KEYS = "rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private"
+NO_TLS_SETTINGS = """\
+postconf -X smtpd_tls_cert_file smtpd_tls_key_file smtpd_tls_security_level \\
+            smtp_tls_security_level smtpd_tls_chain_files"""
+XCLIENT = "postconf -e smtpd_authorized_xclient_hosts=127.0.0.1"
+NO_TRUST_ANCHOR = "sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf"
+# opendkim uses libunbound, which ignores resolv.conf: test-only.
+OPENDKIM_ASKS_NSD = "echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf"
+
+
+def prepare(
+    ns: Namespace,
+    *,
+    tls: bool = True,
+    xclient: bool = False,
+    dkim_via_nsd: bool = False,
+    postconf: Sequence[str] = (),
+    users: Sequence[str] = ("mwadmin",),
+) -> None:
+    """Make ``ns`` the server a full apply starts from, then boot it.
+
+    Always: the host name file, no SASL database or DKIM key, no TrustAnchorFile.
+    ``tls=False``: no snakeoil certificate and no TLS settings in main.cf. ``xclient``:
+    XCLIENT from loopback (swaks speaks as an outside client). ``dkim_via_nsd``: opendkim
+    asks nsd on 127.0.0.1. ``postconf``: more ``postconf -e`` settings. ``users``: the
+    logins the aliases name."""
+    lines = [f"echo {shlex.quote(ns.hostname)} > /etc/hostname"]
+    lines += [] if tls else [NO_SNAKEOIL]
+    lines.append(NO_SASL_NO_KEYS)
+    lines += [] if tls else [NO_TLS_SETTINGS]
+    lines += [XCLIENT] if xclient else []
+    lines += [f"postconf -e {shlex.quote(setting)}" for setting in postconf]
+    lines.append(NO_TRUST_ANCHOR)
+    lines += [OPENDKIM_ASKS_NSD] if dkim_via_nsd else []
+    lines += [f"useradd -M -d /nonexistent -s /usr/sbin/nologin {shlex.quote(user)}"
+              for user in users]
+    ns.run("\n".join(lines))
+    ns.boot()
+
+
+@contextmanager
+def prepared_namespace(
+    hostname: str = "mail.example.com",
+    *,
+    systemd: bool = False,
+    public: str | None = None,
+    answers: str | None = None,
+    **extra: Any,
+) -> Iterator[Namespace]:
+    """A namespace made ready by :func:`prepare` (``extra``: its options), booted.
+
+    ``public``: the server's "public" address (:func:`add_public_address`), added first.
+    ``answers``: written to ``tmp/full.toml``."""
+    with Namespace(hostname=hostname, systemd=systemd) as ns:
+        if public is not None:
+            add_public_address(ns, public)
+        prepare(ns, **extra)
+        if answers is not None:
+            (ns.tmp / "full.toml").write_text(answers)
+        yield ns
 
 
 def run_wizard(
