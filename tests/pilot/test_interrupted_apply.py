@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from mailwizard import journal
@@ -57,6 +58,14 @@ async def applying(pilot: object, app: MailWizardApp) -> ApplyScreen:
     return screen
 
 
+async def asked_to_stop(pilot: Pilot[None], app: MailWizardApp) -> ApplyScreen:
+    """The apply running and ctrl+q pressed: its question is up."""
+    screen = await applying(pilot, app)
+    await pilot.press("ctrl+q")
+    await wait_for(pilot, lambda: isinstance(app.screen, StopApplyDialog), what="the question")
+    return screen
+
+
 def exit_message(app: MailWizardApp) -> str:
     return app.said_on_exit
 
@@ -71,10 +80,7 @@ async def test_ctrl_q_mid_apply_asks_and_stop_restores_every_file_then_quits(
     before = snapshot(sandbox)
     app = streaming_app(sandbox)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await applying(pilot, app)
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, StopApplyDialog),
-                       what="the question")
+        screen = await asked_to_stop(pilot, app)
         assert app.is_running and screen.result is None  # it did not quit mid-apply
         await pilot.press("s")
         await wait_for(pilot, lambda: not app.is_running, timeout=30, what="the quit")
@@ -88,10 +94,7 @@ async def test_ctrl_q_mid_apply_asks_and_stop_restores_every_file_then_quits(
 async def test_ctrl_q_then_finish_lets_the_apply_complete_then_quits(sandbox: Path) -> None:
     app = streaming_app(sandbox)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await applying(pilot, app)
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, StopApplyDialog),
-                       what="the question")
+        screen = await asked_to_stop(pilot, app)
         await pilot.press("f")
         await pilot.pause()
         assert app.is_running
@@ -105,10 +108,7 @@ async def test_ctrl_q_then_esc_keeps_watching_and_esc_never_leaves_mid_apply(
         sandbox: Path) -> None:
     app = streaming_app(sandbox)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await applying(pilot, app)
-        await pilot.press("ctrl+q")
-        await wait_for(pilot, lambda: isinstance(app.screen, StopApplyDialog),
-                       what="the question")
+        screen = await asked_to_stop(pilot, app)
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen

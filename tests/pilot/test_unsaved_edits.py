@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
@@ -15,6 +17,7 @@ from tests.pilot.harness import make_app, step_ready, type_into, wait_for
 from tests.support import RecordingRunner
 
 HOSTNAME = "#field-hostname-fqdn"
+SASL_PASSWORD = "Correct-Horse-9-battery"
 
 
 async def _asked(pilot: Pilot[None]) -> DiscardEdits:
@@ -71,18 +74,32 @@ async def test_discard_goes_back_to_the_hub_and_writes_nothing(
     assert runner.argvs() == [] or all(a[0] == "postconf" for a in runner.argvs())
 
 
-async def test_nothing_edited_esc_goes_back_at_once(sandbox: Path,
-                                                    runner: RecordingRunner) -> None:
-    app = make_app(sandbox, runner, start_step="hostname")
+async def _type_and_type_back(pilot: Pilot[None]) -> None:
+    """Typed, then typed back to what it was."""
+    screen = pilot.app.screen
+    assert isinstance(screen, StepScreen)
+    original = screen.query_one(HOSTNAME, Input).value
+    await type_into(pilot, HOSTNAME, original + "x", keys=1)
+    await pilot.press("backspace")
+    await step_ready(pilot)
+
+
+async def _blank_alias_row(pilot: Pilot[None]) -> None:
+    await pilot.press("ctrl+n")
+    await pilot.pause()
+
+
+@pytest.mark.parametrize(("step", "touch"), [
+    ("hostname", _type_and_type_back),
+    ("aliases", _blank_alias_row),
+], ids=["typed-back", "blank-alias-row"])
+async def test_nothing_lost_esc_goes_back_at_once(
+        sandbox: Path, runner: RecordingRunner, step: str,
+        touch: Callable[[Pilot[None]], Awaitable[None]]) -> None:
+    app = make_app(sandbox, runner, start_step=step)
     async with app.run_test(size=(80, 24)) as pilot:
         await step_ready(pilot)
-        screen = app.screen
-        assert isinstance(screen, StepScreen)
-        # Typed, then typed back to what it was: nothing is lost, so nothing is asked.
-        original = screen.query_one(HOSTNAME, Input).value
-        await type_into(pilot, HOSTNAME, original + "x", keys=1)
-        await pilot.press("backspace")
-        await step_ready(pilot)
+        await touch(pilot)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HubScreen), what="the hub",
                        timeout=5)
@@ -129,51 +146,41 @@ async def test_nothing_edited_ctrl_q_quits_at_once(sandbox: Path,
         await wait_for(pilot, lambda: not app.is_running, what="the app to quit", timeout=5)
 
 
-async def test_a_choice_that_is_not_typed_counts_as_an_edit(sandbox: Path,
-                                                            runner: RecordingRunner) -> None:
-    """TLS: choosing another source (a radio button, no text typed) is an edit too."""
-    app = make_app(sandbox, runner, start_step="tls")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await step_ready(pilot)
-        await pilot.click("#tls-own")
-        await step_ready(pilot)
-        await pilot.press("escape")
-        await _asked(pilot)
+async def _choose_own_certificate(pilot: Pilot[None]) -> None:
+    """TLS: another source (a radio button, no text typed)."""
+    await pilot.click("#tls-own")
+    await step_ready(pilot)
 
 
-async def test_a_pending_alias_row_counts_as_an_edit(sandbox: Path,
-                                                     runner: RecordingRunner) -> None:
-    app = make_app(sandbox, runner, start_step="aliases")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await step_ready(pilot)
-        await pilot.press("ctrl+n")
-        await pilot.pause()
-        await pilot.press("escape")  # a blank new row loses nothing
-        await wait_for(pilot, lambda: isinstance(app.screen, HubScreen), what="the hub",
-                       timeout=5)
-    app = make_app(sandbox, runner, start_step="aliases")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await step_ready(pilot)
-        await pilot.press("ctrl+n")
-        await type_into(pilot, "#alias-name", "root", keys=2)
-        await type_into(pilot, "#alias-targets", "admin@example.net", keys=2)
-        await pilot.press("escape")
-        await _asked(pilot)
+async def _fill_alias_row(pilot: Pilot[None]) -> None:
+    await pilot.press("ctrl+n")
+    await type_into(pilot, "#alias-name", "root", keys=2)
+    await type_into(pilot, "#alias-targets", "admin@example.net", keys=2)
 
 
-async def test_a_new_sasl_login_counts_and_the_question_shows_no_password(
-        sandbox: Path, runner: RecordingRunner) -> None:
+async def _add_sasl_login(pilot: Pilot[None]) -> None:
     from tests.pilot.test_sasl_screen import add_login
 
-    app = make_app(sandbox, runner, start_step="sasl")
+    await add_login(pilot, "alice@example.com", SASL_PASSWORD)
+    await step_ready(pilot)
+
+
+@pytest.mark.parametrize(("step", "edit"), [
+    ("tls", _choose_own_certificate),
+    ("aliases", _fill_alias_row),
+    ("sasl", _add_sasl_login),
+], ids=["choice-not-typed", "pending-alias-row", "new-sasl-login"])
+async def test_a_choice_a_row_or_a_login_counts_and_no_password_is_shown(
+        sandbox: Path, runner: RecordingRunner, step: str,
+        edit: Callable[[Pilot[None]], Awaitable[None]]) -> None:
+    app = make_app(sandbox, runner, start_step=step)
     async with app.run_test(size=(80, 24)) as pilot:
         await step_ready(pilot)
-        await add_login(pilot, "alice@example.com", "Correct-Horse-9-battery")
-        await step_ready(pilot)
+        await edit(pilot)
         await pilot.press("escape")
         dialog = await _asked(pilot)
         shown = " ".join(str(s.content) for s in dialog.query("Static"))
-        assert "Correct-Horse-9-battery" not in shown
+        assert SASL_PASSWORD not in shown
 
 
 async def test_the_palette_jump_asks_too(sandbox: Path, runner: RecordingRunner) -> None:
