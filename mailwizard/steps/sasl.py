@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mailwizard import berkeleydb, boundedread, exposure, facts, postfix
@@ -388,6 +388,31 @@ def with_sasl_relay(current: str) -> str:
     return " ".join(items)
 
 
+def on_compatibility_level(value: str) -> bool:
+    """A value holding an expression on ``$compatibility_level``: Postfix's default written
+    out, or what an older mailwizard wrote (that default, then permit_sasl_authenticated)."""
+    return "$compatibility_level" in value or "${compatibility_level}" in value
+
+
+def plain_relay(system: System) -> str:
+    """The plain list an expression on ``$compatibility_level`` in smtpd_relay_restrictions
+    means here: what Postfix evaluates it to, with permit_sasl_authenticated before the
+    relay guard, and the default's own restrictions once each (a repeated one never
+    decides anything; the older mailwizard's value repeats permit_sasl_authenticated).
+    When it holds nothing but those, the list written for the default (PLAIN_RELAY)."""
+    default = {"permit_mynetworks", "permit_sasl_authenticated", *RELAY_GUARDS}
+    items: list[str] = []
+    for item in postfix.split_list(postfix.expanded(system, "smtpd_relay_restrictions")):
+        if item not in default or item not in items:  # arguments (tables) may repeat
+            items.append(item)
+    if set(items) <= default:
+        return PLAIN_RELAY
+    guard = next((i for i, item in enumerate(items) if item in RELAY_GUARDS), len(items))
+    if "permit_sasl_authenticated" in items[guard:]:  # after the guard it never permits
+        items.remove("permit_sasl_authenticated")
+    return with_sasl_relay(" ".join(items))
+
+
 def effective_local_domain(a: SaslAnswers, system: System) -> str:
     """The realm for bare logins: the answer, the configured one, the users' domain, or the
     primary mail domain ("" when none of them is a real domain)."""
@@ -408,6 +433,7 @@ def config_staged(a: SaslAnswers, system: System) -> postfix.Staged:
     now = postfix.params(system)
     services = postfix.services(system)
     want: dict[str, str] = {}
+    plain_why = ""  # main.cf's reason, when an old relay expression becomes the plain list
     service_params: dict[str, str] = {}
     new_services: list[str] = []
     if a.enabled:
@@ -420,7 +446,13 @@ def config_staged(a: SaslAnswers, system: System) -> postfix.Staged:
         if ANVIL not in services:
             new_services.append(f"{ANVIL}={ANVIL_ENTRY}")
         written = postfix.explicit(system).get("smtpd_relay_restrictions")
-        relay = PLAIN_RELAY if written is None else with_sasl_relay(written)
+        if written is None:
+            relay = PLAIN_RELAY
+        elif on_compatibility_level(written):
+            relay = plain_relay(system)
+            plain_why = "smtpd_relay_restrictions as the plain list its expression means"
+        else:
+            relay = with_sasl_relay(written)
         if relay != written:
             want["smtpd_relay_restrictions"] = relay
         if SUBMISSION not in services:
@@ -437,11 +469,16 @@ def config_staged(a: SaslAnswers, system: System) -> postfix.Staged:
     edits = {k: v for k, v in want.items() if now.get(k, "") != v}
     if not (edits or new_services or service_params):
         return postfix.Staged((), ())
-    return postfix.stage(
+    staged = postfix.stage(
         system, set_main=edits, set_services=new_services,
         set_service_params=[f"{SUBMISSION}/{k}={v}" for k, v in service_params.items()],
         why="SASL logins: AUTH after STARTTLS, submission on port 587, a brake on guessing",
     )
+    if not plain_why:
+        return staged
+    return postfix.Staged(tuple(replace(c, why=f"{c.why}; {plain_why}")
+                                if c.path == postfix.MAIN_CF else c for c in staged.changes),
+                          staged.warnings)
 
 
 # -- the step ------------------------------------------------------------------------------

@@ -534,3 +534,54 @@ def test_relay_restrictions_left_at_postfix_default_become_the_plain_list(
              if line.startswith("smtpd_relay_restrictions")]
     assert relay == ["smtpd_relay_restrictions = permit_mynetworks, "
                      "permit_sasl_authenticated, reject_unauth_destination"]
+
+
+OLD_RELAY = ("${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, "
+             "permit_sasl_authenticated, defer_unauth_destination}} permit_sasl_authenticated")
+PLAIN = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+
+
+def _with_relay(sandbox: Path, value: str) -> None:
+    main_cf = sandbox / "etc/postfix/main.cf"
+    kept = [line for line in main_cf.read_text().splitlines(keepends=True)
+            if not line.startswith("smtpd_relay_restrictions")]
+    main_cf.write_text("".join(kept) + f"smtpd_relay_restrictions = {value}\n")
+
+
+@pytest.mark.parametrize("written", [OLD_RELAY, OLD_RELAY.removesuffix(
+    " permit_sasl_authenticated")], ids=["older-mailwizard", "postfix-default-written-out"])
+def test_an_old_compatibility_level_expression_becomes_the_plain_list(
+        sandbox: Path, system: System, written: str) -> None:
+    """What an older mailwizard wrote (or Postfix's default written into main.cf) is
+    rewritten, in the plan's diff, into the list a person would write by hand."""
+    _with_relay(sandbox, written)
+    assert postfix.explicit(system)["smtpd_relay_restrictions"] == written
+    plan, problems = plan_for(system, answers_text(("alice@example.com", ENV)))
+    assert not errors(problems)
+    diff = [line for line in plan.diff().splitlines() if "smtpd_relay_restrictions" in line]
+    assert diff == [f"-smtpd_relay_restrictions = {written}",
+                    f"+smtpd_relay_restrictions = {PLAIN}"]
+    main = plan.file(postfix.MAIN_CF)
+    assert main is not None and "plain list" in main.why
+    assert all("plain list" not in f.why for f in plan.files if f is not main)
+    view = system.with_files({f.path: f.after for f in plan.files})
+    assert postfix.explicit(view)["smtpd_relay_restrictions"] == PLAIN
+    again = STEP.plan(sasl_answers(answers_text(("alice@example.com", ENV))), view)
+    assert "smtpd_relay_restrictions" not in again.diff()  # once plain, left alone
+
+
+def test_an_admins_own_compatibility_level_expression_keeps_its_meaning(
+        sandbox: Path, system: System) -> None:
+    """An expression with restrictions of the admin's own becomes what it evaluates to at
+    this compatibility level, with permit_sasl_authenticated (once) before the guard."""
+    _with_relay(sandbox, "${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, "
+                         "check_client_access hash:/etc/postfix/relay_ok, "
+                         "check_client_access hash:/etc/postfix/relay_too, "
+                         "reject_unauth_destination}} permit_sasl_authenticated")
+    plan, problems = plan_for(system, answers_text(("alice@example.com", ENV)))
+    assert not errors(problems)
+    view = system.with_files({f.path: f.after for f in plan.files})
+    assert postfix.explicit(view)["smtpd_relay_restrictions"] == (
+        "permit_mynetworks check_client_access hash:/etc/postfix/relay_ok "
+        "check_client_access hash:/etc/postfix/relay_too permit_sasl_authenticated "
+        "reject_unauth_destination")
