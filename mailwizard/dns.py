@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import idna
 
 from mailwizard import dnsrecords, postfix
-from mailwizard.facts import interface_addresses, mail_domains, primary_domain, stored_records
+from mailwizard.facts import mail_domains, named_addresses, primary_domain, stored_records
 from mailwizard.system import System
 from mailwizard.validate import Invalid
 
@@ -100,6 +100,39 @@ class Config:
         return self.ipv4 + self.ipv6
 
 
+# Never routed, but the stand-ins for a public address in examples and tests (RFC 5737,
+# RFC 3849): published like one.
+DOCUMENTATION = tuple(ipaddress.ip_network(n) for n in (
+    "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
+_NOT_PUBLIC = tuple((ipaddress.ip_network(n), why) for n, why in (
+    ("10.0.0.0/8", "a private address (RFC 1918)"),
+    ("172.16.0.0/12", "a private address (RFC 1918)"),
+    ("192.168.0.0/16", "a private address (RFC 1918)"),
+    ("100.64.0.0/10", "shared address space (carrier-grade NAT, RFC 6598)"),
+    ("127.0.0.0/8", "a loopback address"),
+    ("::1/128", "a loopback address"),
+    ("169.254.0.0/16", "a link-local address"),
+    ("fe80::/10", "a link-local address"),
+    ("fc00::/7", "a unique local address (ULA, fc00::/7)"),
+    ("fec0::/10", "a site-local address (fec0::/10, deprecated)"),
+))
+UNREACHABLE = "not reachable from the Internet"
+
+
+def not_public(address: str) -> str:
+    """Why the Internet cannot reach ``address`` ("" when it can). Only addresses it can
+    reach are published (A, AAAA, PTR) and checked."""
+    ip = ipaddress.ip_address(address)
+    if any(ip in net for net in DOCUMENTATION):
+        return ""
+    for net, why in _NOT_PUBLIC:
+        if ip in net:
+            return why
+    if ip.is_multicast:
+        return "a multicast address"
+    return "" if ip.is_global else "a reserved address"
+
+
 def _address(text: str, family: int, option: str) -> str:
     try:
         ip = ipaddress.ip_address(text.strip().strip("[]"))
@@ -110,28 +143,54 @@ def _address(text: str, family: int, option: str) -> str:
     return str(ip)
 
 
+def _given(text: str, family: int, option: str) -> str:
+    """An address the admin typed: refused (a clear error) when it is not public."""
+    address = _address(text, family, option)
+    why = not_public(address)
+    if why:
+        raise RecordsError(f"{option} {text}: {why}, {UNREACHABLE}: give this server's "
+                           "public address (the one the world connects to)")
+    return address
+
+
+def _publishable(found: list[tuple[str, str]], family: int, notes: list[str]) -> list[str]:
+    """The first public one of ``found`` ((address, where) pairs); when there is none, a
+    note for each address left out, saying why."""
+    for address, _ in found:
+        if not not_public(address):
+            return [address]
+    todo = ("give the public address with --ipv4 (behind NAT: the router's)" if family == 4
+            else "give the global IPv6 address with --ipv6; with none, no AAAA is right")
+    for address, where in found:
+        notes.append(f"{where} is not published: {not_public(address)}, {UNREACHABLE}; {todo}")
+    return []
+
+
 def ipv6_enabled(system: System) -> bool:
     protocols = postfix.expanded(system, "inet_protocols").replace(",", " ").split()
     return "all" in protocols or "ipv6" in protocols
 
 
-def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None = None
+def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None = None,
+                       notes: list[str] | None = None
                        ) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(IPv4, IPv6) addresses Postfix sends from: the option given, else smtp_bind_address(6),
-    else the interfaces' global addresses. IPv6 only where inet_protocols enables it."""
-    v4 = [_address(ipv4, 4, "--ipv4")] if ipv4 else []
-    v6 = [_address(ipv6, 6, "--ipv6")] if ipv6 else []
+    else the interfaces' first public address. IPv6 only where inet_protocols enables it.
+    Addresses the Internet cannot reach (LAN, ULA) are left out; ``notes`` says why."""
+    notes = [] if notes is None else notes
+    v4 = [_given(ipv4, 4, "--ipv4")] if ipv4 else []
+    v6 = [_given(ipv6, 6, "--ipv6")] if ipv6 else []
     protocols = postfix.expanded(system, "inet_protocols").replace(",", " ").split()
     want4 = "all" in protocols or "ipv4" in protocols
     want6 = ipv6_enabled(system)
-    if not v4 and want4:
-        bind = postfix.get(system, "smtp_bind_address").strip()
-        v4 = [_address(bind, 4, "smtp_bind_address")] if bind else \
-            interface_addresses(system, 4)[:1]
-    if not v6 and want6:
-        bind6 = postfix.get(system, "smtp_bind_address6").strip()
-        v6 = [_address(bind6, 6, "smtp_bind_address6")] if bind6 else \
-            interface_addresses(system, 6)[:1]
+    for family, out, wanted in ((4, v4, want4), (6, v6, want6)):
+        if out or not wanted:
+            continue
+        name = "smtp_bind_address" if family == 4 else "smtp_bind_address6"
+        bind = postfix.get(system, name).strip()
+        found = [(_address(bind, family, name), f"{name} {bind}")] if bind else \
+            [(a, f"{a} ({ifname})") for a, ifname in named_addresses(system, family)]
+        out.extend(_publishable(found, family, notes))
     if not want6:
         v6 = []
     return tuple(v4), tuple(v6)
@@ -148,9 +207,9 @@ def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None
     domains = [d.lower() for d in mail_domains(system) if d.lower() != hostname]
     if not domains:
         domains = [primary_domain(system).lower()]
-    v4, v6 = outbound_addresses(system, ipv4, ipv6)
     notes: list[str] = []
-    if not v4 and not v6:
+    v4, v6 = outbound_addresses(system, ipv4, ipv6, notes)
+    if not v4 and not v6 and not notes:
         notes.append("no public address found on the interfaces: give --ipv4 (and --ipv6)")
     stored = stored_records(system)
     spf = stored.get("spf", {}).get("record", DEFAULT_SPF)

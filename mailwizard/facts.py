@@ -73,7 +73,13 @@ def records_change(system: System, section: str, table: dict[str, str], why: str
 
 
 def interface_addresses(system: System, family: int) -> list[str]:
-    """Global unicast addresses of this machine's interfaces (``ip -j addr``)."""
+    """Global-scope unicast addresses of this machine's interfaces (``ip -j addr``); the
+    kernel's "global" scope includes LAN and ULA addresses (see :func:`named_addresses`)."""
+    return [address for address, _ in named_addresses(system, family)]
+
+
+def named_addresses(system: System, family: int) -> list[tuple[str, str]]:
+    """(address, interface) of each global-scope unicast address, in the kernel's order."""
     flag = "-4" if family == 4 else "-6"
     result = system.query(["ip", "-j", flag, "addr", "show", "scope", "global"])
     if not result.ok:
@@ -82,7 +88,7 @@ def interface_addresses(system: System, family: int) -> list[str]:
         links = json.loads(result.stdout or "[]")
     except ValueError:
         return []
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     for link in links:
         for info in link.get("addr_info", []):
             local = info.get("local")
@@ -93,5 +99,5 @@ def interface_addresses(system: System, family: int) -> list[str]:
             except ValueError:
                 continue
             if ip.version == family and not ip.is_loopback and not ip.is_link_local:
-                out.append(str(ip))
+                out.append((str(ip), str(link.get("ifname", "?"))))
     return out

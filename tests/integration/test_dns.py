@@ -253,3 +253,39 @@ def test_a_silent_server_gives_results_within_the_bound(ns: Namespace) -> None:
         assert checks[id_]["status"] == "fail", checks[id_]
         assert "timed out" in checks[id_]["found"], checks[id_]
     assert checks["dns.blocklist"]["status"] == "warn"  # a query error is never a listing
+
+
+def test_zone_leaves_out_lan_and_ula_addresses_and_says_why(ns: Namespace) -> None:
+    """Real interfaces: a ULA and a LAN address next to the public one (the kernel calls all
+    three "scope global"); only the public one is published, and the zone says why the
+    ULA is not (no global IPv6 at all). A given private address is refused."""
+    ns.run("""
+        dev=$(ip -o link show mw0 >/dev/null 2>&1 && echo mw0 || echo lo)
+        ip addr add 10.9.8.7/24 dev $dev
+        ip -6 addr add fd12:3456:789a::25/64 dev $dev nodad
+        postconf -e inet_protocols=all
+    """)
+    try:
+        result = run_wizard(ns, "zone")
+        refused = run_wizard(ns, "zone", "--ipv6", "fd12:3456:789a::25")
+    finally:
+        ns.run("""
+            postconf -e inet_protocols=ipv4
+            dev=$(ip -o link show mw0 >/dev/null 2>&1 && echo mw0 || echo lo)
+            ip addr del 10.9.8.7/24 dev $dev
+            ip -6 addr del fd12:3456:789a::25/64 dev $dev
+        """)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    records = [line for line in lines if not line.startswith(";")]
+    assert f"mail.example.com. 3600 IN A {PUBLIC}" in records
+    assert not any(" AAAA " in line or "10.9.8.7" in line for line in records), records
+    assert not any("ip6.arpa" in line or "7.8.9.10" in line for line in lines)  # no PTR
+    note = next(line for line in lines if "fd12:3456:789a::25" in line)
+    assert note.startswith("; NOTE: fd12:3456:789a::25 (")
+    assert "is not published: a unique local address (ULA, fc00::/7), not reachable from " \
+           "the Internet" in note
+    assert not any("10.9.8.7" in line for line in lines)  # a public IPv4 was found
+    assert refused.returncode == 1
+    assert "mailwizard zone: --ipv6 fd12:3456:789a::25: a unique local address" in \
+        refused.stdout

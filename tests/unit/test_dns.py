@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mailwizard import cli, dns, dnsrecords
-from mailwizard.system import System
+from mailwizard.system import Result, System
 from mailwizard.validate import Invalid
 from tests.support import DNS_CONFIG as CONFIG
 from tests.support import DNS_KEY as KEY
-from tests.support import sandbox_system
+from tests.support import RecordingRunner, SandboxReader, sandbox_system
 
 SOA = ("$TTL 3600\n{origin}. IN SOA ns.{origin}. hostmaster.{origin}. 1 3600 600 86400 300\n"
        "{origin}. IN NS ns.{origin}.\nns.{origin}. IN A 127.0.0.1\n")
@@ -162,3 +165,97 @@ def test_zone_needs_a_full_host_name(sandbox: Path, capsys: pytest.CaptureFixtur
     code = cli.main(["--root", str(sandbox), "zone", "--ipv4", "192.0.2.10"])
     _, err = capsys.readouterr()
     assert code == 1 and "myhostname is 'debian'" in err
+
+
+# -- which addresses are published: only ones the Internet can reach ------------------------
+
+
+class Interfaces(SandboxReader):
+    """The sandbox's real queries, but ``ip -j -4|-6 addr`` answers with these addresses
+    (the kernel's JSON shape), as a machine with a LAN or ULA address would."""
+
+    def __init__(self, *addresses: str) -> None:
+        super().__init__()
+        self.addresses = addresses
+
+    def run(self, argv: Sequence[str], **kwargs: Any) -> Result:
+        if argv and argv[0] == "ip":
+            family = "inet6" if "-6" in argv else "inet"
+            infos = [{"family": family, "local": a, "prefixlen": 64, "scope": "global"}
+                     for a in self.addresses if (":" in a) == (family == "inet6")]
+            return Result(tuple(argv), 0, json.dumps([{"ifname": "eth0", "addr_info": infos}]),
+                          "")
+        return super().run(argv, **kwargs)
+
+
+def with_interfaces(sandbox: Path, *addresses: str, extra: str = "") -> System:
+    configure(sandbox, "inet_protocols = all\n" + extra)
+    return sandbox_system(sandbox, RecordingRunner(reader=Interfaces(*addresses)))
+
+
+def test_a_ula_is_not_published_as_aaaa_and_the_zone_says_why(sandbox: Path) -> None:
+    system = with_interfaces(sandbox, "192.0.2.10", "fd12:3456:789a::25")
+    config = dns.read_config(system)
+    assert config.ipv6 == ()
+    text = dns.zone_text(config)
+    assert " IN AAAA " not in text and "fd12" not in text.split("; NOTE")[0]
+    assert "ip6.arpa" not in text  # no PTR advice for it either
+    assert "; NOTE: fd12:3456:789a::25 (eth0) is not published: a unique local address " \
+           "(ULA, fc00::/7)" in text
+
+
+def test_a_global_address_after_a_ula_is_the_one_published(sandbox: Path) -> None:
+    system = with_interfaces(sandbox, "fd00::25", "2a01:4f8:1:2::25", "10.0.0.5", "203.0.113.7")
+    config = dns.read_config(system)
+    assert (config.ipv4, config.ipv6) == (("203.0.113.7",), ("2a01:4f8:1:2::25",))
+    assert not any("is not published" in n for n in config.notes)  # a public one was found
+
+
+@pytest.mark.parametrize(("address", "why"), [
+    ("10.0.0.5", "a private address (RFC 1918)"),
+    ("172.20.1.1", "a private address (RFC 1918)"),
+    ("192.168.1.20", "a private address (RFC 1918)"),
+    ("100.64.3.4", "shared address space (carrier-grade NAT, RFC 6598)"),
+    ("fd00::25", "a unique local address (ULA, fc00::/7)"),
+    ("fec0::25", "a site-local address (fec0::/10, deprecated)"),
+])
+def test_only_a_private_address_leaves_none_and_says_so(sandbox: Path, address: str,
+                                                        why: str) -> None:
+    system = with_interfaces(sandbox, address)
+    config = dns.read_config(system)
+    assert config.addresses == ()
+    note = next(n for n in config.notes if address in n)
+    assert f"{address} (eth0) is not published: {why}" in note
+    assert "--ipv" in note  # what to do instead
+    assert all(address not in r.value for r in dns.records(config))
+
+
+def test_a_private_smtp_bind_address_is_left_out_with_its_reason(sandbox: Path) -> None:
+    system = with_interfaces(sandbox, extra="smtp_bind_address = 192.168.1.20\n")
+    config = dns.read_config(system)
+    assert config.ipv4 == ()
+    assert any("smtp_bind_address 192.168.1.20 is not published: a private address "
+               "(RFC 1918)" in n for n in config.notes)
+
+
+@pytest.mark.parametrize(("option", "address"), [("--ipv4", "10.1.2.3"),
+                                                 ("--ipv6", "fd00::1"),
+                                                 ("--ipv6", "fe80::1")])
+def test_zone_refuses_a_non_public_address_given_on_the_command_line(
+        sandbox: Path, capsys: pytest.CaptureFixture[str], option: str, address: str) -> None:
+    configure(sandbox, "inet_protocols = all\n")
+    code = cli.main(["--root", str(sandbox), "zone", option, address])
+    out, err = capsys.readouterr()
+    assert code == 1 and out == ""
+    assert f"mailwizard zone: {option} {address}: " in err
+    assert "not reachable from the Internet" in err
+
+
+def test_documentation_addresses_stay_published(sandbox: Path) -> None:
+    """192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32 (RFC 5737, 3849) are
+    the stand-ins for public addresses in examples and in these tests."""
+    system = with_interfaces(sandbox, "198.51.100.4", "2001:db8::25")
+    config = dns.read_config(system)
+    assert (config.ipv4, config.ipv6) == (("198.51.100.4",), ("2001:db8::25",))
+    config = dns.read_config(system, ipv4="192.0.2.10", ipv6="2001:db8::10")
+    assert config.addresses == ("192.0.2.10", "2001:db8::10")
