@@ -144,6 +144,23 @@ def _guesses(address: str, tries: int) -> list[tuple[int, str]]:
     return replies
 
 
+def _rcpt_from(address: str, rcpt: str, login: tuple[str, str] | None) -> int:
+    """From ``address`` (outside $mynetworks): STARTTLS, AUTH as ``login`` (or none), then
+    MAIL and RCPT to ``rcpt``; the RCPT reply code."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with smtplib.SMTP(address, 25, timeout=20, source_address=(address, 0)) as smtp:
+        smtp.ehlo("laptop.example.net")
+        smtp.starttls(context=ctx)
+        smtp.ehlo("laptop.example.net")
+        if login is not None:
+            smtp.login(*login)
+        smtp.mail("alice@example.com")
+        code, _ = smtp.rcpt(rcpt)
+        return code
+
+
 def _plain_ehlo(port: int) -> list[str]:
     with smtplib.SMTP("127.0.0.1", port, timeout=20) as smtp:
         smtp.ehlo("client.example.net")
@@ -232,6 +249,31 @@ def test_second_user_works_at_once_and_third_apply_is_empty(ns: Namespace) -> No
     assert ns.call(_session, 587, "bob", PW_BOB)["code"] == 235
     again = apply_answers(ns, ANSWERS_TWO, "answers-3.toml")
     assert "Nothing to do" in again, again
+
+
+OLD_RELAY = ("${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, "
+             "permit_sasl_authenticated, defer_unauth_destination}} permit_sasl_authenticated")
+
+
+def test_an_older_relay_expression_becomes_the_plain_list_and_relay_stays_closed(
+        ns: Namespace) -> None:
+    """What an older mailwizard wrote (an expression on $compatibility_level) is rewritten by
+    the next apply, shown in its diff; from outside, a login may still relay and a stranger
+    may not."""
+    ns.run(f"postconf -e 'smtpd_relay_restrictions={OLD_RELAY}' && postfix reload")
+    assert ns.run("postconf -h smtpd_relay_restrictions").stdout.strip() == OLD_RELAY
+    out = apply_answers(ns, ANSWERS_TWO, "answers-old-relay.toml")
+    assert f"-smtpd_relay_restrictions = {OLD_RELAY}" in out, out
+    plain = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+    assert f"+smtpd_relay_restrictions = {plain}" in out, out
+    assert ns.run("postconf -n smtpd_relay_restrictions").stdout.strip() == (
+        f"smtpd_relay_restrictions = {plain}")
+    add_public_address(ns, "192.0.2.78")
+    foreign = "someone@foreign.example"
+    assert ns.call(_rcpt_from, "192.0.2.78", foreign, None, timeout=60) == 554
+    assert ns.call(_rcpt_from, "192.0.2.78", foreign, ("alice@example.com", PW_ALICE),
+                   timeout=60) == 250
+    assert "Nothing to do" in apply_answers(ns, ANSWERS_TWO, "answers-old-relay-2.toml")
 
 
 def test_status_via_the_engine(ns: Namespace) -> None:
