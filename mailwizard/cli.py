@@ -349,7 +349,7 @@ def _check_parser() -> argparse.ArgumentParser:
 
 
 def cmd_check(system: System, ns: argparse.Namespace) -> int:
-    from mailwizard import checks, livecli, postfix, report
+    from mailwizard import checks, lastreport, livecli, postfix, report
 
     try:
         request = report.Request(report.parse_nameserver(ns.nameserver), ns.ipv4, ns.ipv6)
@@ -357,6 +357,7 @@ def cmd_check(system: System, ns: argparse.Namespace) -> int:
     except (report.ReportError, postfix.StagingError) as exc:
         print(f"mailwizard check: {exc}", file=sys.stderr)
         return checks.EXIT_CHECKS_COULD_NOT_RUN
+    lastreport.save(system, results)  # the hub's DNS row says what this run found
     if ns.live:  # the report, then the SMTP sessions: one table, one exit code
         return livecli.main(system, ns, as_json=ns.json, before=results)
     if ns.json:

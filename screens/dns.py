@@ -101,7 +101,7 @@ class DnsScreen(WizardScreen):
             got.append(result)
             self.results[result.id] = result
             self._fill()
-        lastreport.remember(got)
+        await asyncio.to_thread(lastreport.save, self.system, got)  # the hub's DNS row
         self.running = False
         self._fill()
 

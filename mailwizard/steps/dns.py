@@ -2,7 +2,7 @@
 and its results come from ``mailwizard.dnscheck``.
 
 It is listed in the hub so the admin can open the DNS screen; its status is the last
-result of the checks run in this process (``mailwizard.lastreport``).
+report saved by `mailwizard check` or the DNS screen, with its age (``mailwizard.lastreport``).
 """
 
 from __future__ import annotations
@@ -50,11 +50,16 @@ or ask another server; they do not say the record is missing.
         return Proposal((), Plan(), None)
 
     def status(self, system: System) -> Status:
-        results = lastreport.last()
-        if results is None:
+        saved = lastreport.load(system)
+        if saved is None:
             return Status("todo", "not checked yet", ("open it to check the records",))
+        results = saved.results
         counts = {s: sum(1 for r in results if r.status == s) for s in ("fail", "warn", "pass")}
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing checked"
+        # Short enough for the hub's column at 120x40: passes only when nothing else.
+        shown = [f"{counts[s]} {s}" for s in ("fail", "warn") if counts[s]] or \
+            [f"{counts['pass']} pass"]
         failed = tuple(f"✖ {r.id}: {r.detail}" for r in results if r.status == "fail")
         state: State = "problem" if counts["fail"] else "warn" if counts["warn"] else "ok"
-        return Status(state, summary, failed[:4])
+        checked = (f"checked {saved.at:%Y-%m-%d %H:%M} UTC: {counts['pass']} of {len(results)} "
+                   "passed; r on the DNS screen checks again")
+        return Status(state, ", ".join([*shown, saved.age()]), (*failed[:4], checked))

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import add_public_address, run_wizard
+from tests.integration.wizard import add_public_address, run_python, run_wizard
 
 pytestmark = pytest.mark.integration
 
@@ -289,3 +289,26 @@ def test_zone_leaves_out_lan_and_ula_addresses_and_says_why(ns: Namespace) -> No
     assert refused.returncode == 1
     assert "mailwizard zone: --ipv6 fd12:3456:789a::25: a unique local address" in \
         refused.stdout
+
+
+def test_the_hub_dns_row_shows_what_the_last_check_found(ns: Namespace, zone: str) -> None:
+    """`mailwizard check` saves its report; the hub's DNS row (another process) reads it."""
+    serve(ns, "\n".join(line for line in zone.splitlines() if "_dmarc" not in line))
+    try:
+        code, checks, _ = check(ns)
+        assert code == 1
+    finally:
+        serve(ns, zone)
+    assert checks["dns.dmarc"]["status"] == "fail"
+    saved = json.loads(ns.run("cat /etc/mailwizard/dns-last.json").stdout)
+    assert [c["id"] for c in saved["checks"]] == list(checks)
+    assert ns.run("stat -c %a /etc/mailwizard/dns-last.json").stdout.strip() == "600"
+    row = run_python(ns, "from mailwizard.steps.dns import DnsStep\n"
+                         "from mailwizard.system import System\n"
+                         "s = DnsStep().status(System())\n"
+                         "print(s.state); print(s.summary); print(*s.now, sep='\\n')\n")
+    state, summary, *now = row.splitlines()
+    failed = sum(c["status"] == "fail" for c in checks.values())
+    assert state == "problem" and summary.startswith(f"{failed} fail") and \
+        summary.endswith("just now"), row
+    assert any(line.startswith("✖ dns.dmarc: _dmarc.example.com.") for line in now), row

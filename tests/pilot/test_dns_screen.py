@@ -12,8 +12,9 @@ from textual.widgets import DataTable
 from mailwizard import dns, lastreport
 from mailwizard.screens.dns import DnsScreen
 from mailwizard.screens.hub import HubScreen
+from mailwizard.system import System
 from tests.pilot.dns_recorded import CONFIG, RESULTS, Recorded
-from tests.pilot.harness import hub_ready, make_app, static_text, wait_for
+from tests.pilot.harness import hub_ready, make_app, screen_rows, static_text, wait_for
 from tests.support import RecordingRunner
 
 
@@ -111,8 +112,8 @@ async def test_a_silent_server_leaves_the_screen_responsive(
         assert cells(screen)[2][0] == "✔"
 
 
-async def test_the_hub_row_shows_the_last_result(sandbox: Path, runner: RecordingRunner,
-                                                 recorded: Recorded) -> None:
+async def test_the_hub_row_shows_the_last_result_and_keeps_it(
+        sandbox: Path, runner: RecordingRunner, recorded: Recorded) -> None:
     app = make_app(sandbox, runner)
     async with app.run_test(size=(120, 40)) as pilot:
         await hub_ready(pilot)
@@ -124,6 +125,18 @@ async def test_the_hub_row_shows_the_last_result(sandbox: Path, runner: Recordin
         await pilot.press("escape")
         await hub_ready(pilot)
         status = hub.statuses["dns"]
-        assert status.state == "problem" and status.summary == "2 fail, 2 warn, 8 pass"
+        assert status.state == "problem"
+        assert status.summary == "2 fail, 2 warn, just now"
         assert status.now[0].startswith("✖ dns.dkim:")
-    assert lastreport.last() == RESULTS
+    saved = lastreport.load(System(root=sandbox))
+    assert saved is not None
+    assert [(r.id, r.status, r.detail) for r in saved.results] == [
+        (r.id, r.status, r.detail) for r in RESULTS]
+    # The wizard closed and opened again: the row still says what the check found.
+    again = make_app(sandbox, runner)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await hub_ready(pilot)
+        hub = again.screen
+        assert isinstance(hub, HubScreen)
+        assert hub.statuses["dns"].summary == "2 fail, 2 warn, just now"
+        assert "2 fail, 2 warn, just now" in " ".join(" ".join(screen_rows(again)).split())
