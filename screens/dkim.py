@@ -23,6 +23,7 @@ from mailwizard.steps.composite import Joint
 from mailwizard.steps.dkim import DEFAULT_SELECTOR, DkimAnswers, DkimFacts, DkimRecord
 from mailwizard.steps.dmarc import DmarcAnswers
 
+from .keys import BurstSafeInput
 from .step_base import Check, Field, StepScreen
 from .toggles import Choice, Tick
 
@@ -80,11 +81,11 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
 
     def compose_form(self) -> ComposeResult:
         fields = [
-            Field("Domain", DOMAIN, widget=Input(
+            Field("Domain", DOMAIN, widget=BurstSafeInput(
                 placeholder="example.com", validators=[Check(validate.domain)],
                 id="field-dkim-domain", compact=True),
                 hint="the domain in your From: addresses, like example.com"),
-            SelectorField("Selector", SELECTOR, widget=Input(
+            SelectorField("Selector", SELECTOR, widget=BurstSafeInput(
                 placeholder=DEFAULT_SELECTOR, validators=[Check(validate.selector)],
                 id="field-dkim-selector", compact=True),
                 hint="one word, like mail; a new one gives a new key"),
@@ -99,7 +100,7 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
                 *(Choice(policy, policy == "none", id=f"dmarc-{policy}")
                   for policy in dnsrecords.DMARC_POLICIES), id="dmarc-policy", compact=True),
                 hint="DMARC: what receivers do with mail failing both; start: none"),
-            Field("Reports to", RUA, widget=Input(
+            Field("Reports to", RUA, widget=BurstSafeInput(
                 placeholder="postmaster@example.com", validators=[Check(optional_address)],
                 id="field-dmarc-rua", compact=True),
                 hint="DMARC: where receivers send daily reports (empty: none)"),

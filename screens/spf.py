@@ -22,6 +22,7 @@ from mailwizard.steps.base import Step
 from mailwizard.steps.spf import SpfAnswers
 from mailwizard.validate import Invalid
 
+from .keys import BurstSafeInput
 from .step_base import Check, Field, StepScreen
 from .toggles import Choice, Tick
 
@@ -81,7 +82,7 @@ class SpfScreen(StepScreen[SpfAnswers]):
                           Tick("mx", True, id="spf-mx", compact=True),
                           Tick("a", False, id="spf-a", compact=True),
                           id="spf-allow"))
-        extra = Field("Also allowed", EXTRA, widget=Input(
+        extra = Field("Also allowed", EXTRA, widget=BurstSafeInput(
             placeholder="ip4:192.0.2.1, include:_spf.example.net",
             validators=[Check(spf_term, each=True)], id="field-spf-extra", compact=True),
             hint="other senders: ip4:ADDRESS, ip6:ADDRESS, include:DOMAIN")

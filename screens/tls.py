@@ -19,6 +19,7 @@ from textual.widgets import Input, RadioButton, RadioSet
 from mailwizard import validate
 from mailwizard.steps.tls import SNAKEOIL_CERT, SNAKEOIL_KEY, TlsAnswers, TlsContext
 
+from .keys import BurstSafeInput
 from .step_base import Check, Field, StepScreen
 from .toggles import Choice
 
@@ -56,11 +57,11 @@ class TlsScreen(StepScreen[TlsAnswers]):
         fields = [
             Field("Certificate", SOURCE, widget=source, hint=""),
             Field("Cert file", CERT, hint="the certificate, with its chain (fullchain.pem)",
-                  widget=Input(placeholder="/etc/ssl/certs/mail.pem", compact=True,
+                  widget=BurstSafeInput(placeholder="/etc/ssl/certs/mail.pem", compact=True,
                                validators=[Check(validate.file_path)],
                                id=CERT_INPUT[1:])),
             Field("Key file", KEY, hint="its private key (never shown or copied)",
-                  widget=Input(placeholder="/etc/ssl/private/mail.key", compact=True,
+                  widget=BurstSafeInput(placeholder="/etc/ssl/private/mail.key", compact=True,
                                validators=[Check(validate.file_path)], id=KEY_INPUT[1:])),
         ]
         for field in fields:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual.widgets import Static
 
 from mailwizard.screens.help import HelpScreen
@@ -125,6 +126,56 @@ async def test_a_burst_on_a_form_keeps_each_key_in_its_field(
         await burst(pilot, "enter", *"10.0.0.0/8")
         await step_ready(pilot)
         assert nets.value == "10.0.0.0/8" and first.value == "example.com, localhost, debian"
+
+
+@pytest.mark.parametrize("step", ["hostname", "domains", "aliases", "tls", "spf", "dkim",
+                                  "sasl", "test"])
+async def test_every_text_field_takes_a_burst(sandbox: Path, runner: RecordingRunner,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              step: str) -> None:
+    """Every Input on every screen is burst-safe and the screen moves the focus on tab as the
+    key is read (screens/keys.py): not only the Fields the base class builds."""
+    from textual.widgets import Input
+
+    from mailwizard.screens.keys import FOCUS_KEYS, BurstSafeInput
+    from tests.pilot import live_replay
+    from tests.pilot.harness import wait_for
+
+    live_replay.install(monkeypatch, "all-pass")
+    app = make_app(sandbox, runner, start_step=step)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ != "HubScreen",
+                       what=f"the {step} screen")
+        await pilot.pause()
+        inputs = list(app.screen.query(Input))
+        assert inputs or step == "sasl"  # SASL's fields are in its dialog (tested there)
+        plain = [i.id for i in inputs if not isinstance(i, BurstSafeInput)]
+        assert plain == [], plain
+        bound = [b for bs in app.screen._bindings.key_to_bindings.values() for b in bs]
+        for key in FOCUS_KEYS:
+            assert any((b.key, b.action, b.priority) == (key.key, key.action, True)
+                       for b in bound), key
+
+
+async def test_a_burst_on_the_dkim_form(sandbox: Path, runner: RecordingRunner) -> None:
+    """The DKIM form builds its own Inputs: a burst's backspace acts where it was typed
+    (before: after the keys behind it, in the field tab had left)."""
+    from textual.widgets import Input
+
+    from tests.pilot.harness import burst, step_ready
+
+    app = make_app(sandbox, runner, start_step="dkim")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await step_ready(pilot)
+        domain = app.screen.query_one("#field-dkim-domain", Input)
+        selector = app.screen.query_one("#field-dkim-selector", Input)
+        domain.value = ""
+        domain.focus()
+        await pilot.pause()
+        await burst(pilot, *"example.orgg", "backspace", "tab", "end", *"2026x", "backspace")
+        await step_ready(pilot)
+        assert domain.value == "example.org"
+        assert selector.value.endswith("2026") and "x" not in selector.value
 
 
 async def test_hub_help_tells_what_rollback_does(sandbox: Path, runner: RecordingRunner) -> None:
