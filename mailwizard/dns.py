@@ -183,13 +183,18 @@ def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None
     protocols = postfix.expanded(system, "inet_protocols").replace(",", " ").split()
     want4 = "all" in protocols or "ipv4" in protocols
     want6 = ipv6_enabled(system)
+    interfaces: list[tuple[str, str]] | None = None  # both families from one `ip` run
     for family, out, wanted in ((4, v4, want4), (6, v6, want6)):
         if out or not wanted:
             continue
         name = "smtp_bind_address" if family == 4 else "smtp_bind_address6"
         bind = postfix.get(system, name).strip()
-        found = [(_address(bind, family, name), f"{name} {bind}")] if bind else \
-            [(a, f"{a} ({ifname})") for a, ifname in named_addresses(system, family)]
+        if bind:
+            found = [(_address(bind, family, name), f"{name} {bind}")]
+        else:
+            interfaces = named_addresses(system) if interfaces is None else interfaces
+            found = [(a, f"{a} ({ifname})") for a, ifname in interfaces
+                     if ipaddress.ip_address(a).version == family]
         out.extend(_publishable(found, family, notes))
     if not want6:
         v6 = []

@@ -78,10 +78,11 @@ def interface_addresses(system: System, family: int) -> list[str]:
     return [address for address, _ in named_addresses(system, family)]
 
 
-def named_addresses(system: System, family: int) -> list[tuple[str, str]]:
-    """(address, interface) of each global-scope unicast address, in the kernel's order."""
-    flag = "-4" if family == 4 else "-6"
-    result = system.query(["ip", "-j", flag, "addr", "show", "scope", "global"])
+def named_addresses(system: System, family: int | None = None) -> list[tuple[str, str]]:
+    """(address, interface) of each global-scope unicast address of ``family`` (None: both,
+    from one ``ip`` run), in the kernel's order."""
+    flags = [] if family is None else ["-4" if family == 4 else "-6"]
+    result = system.query(["ip", "-j", *flags, "addr", "show", "scope", "global"])
     if not result.ok:
         return []
     try:
@@ -98,6 +99,6 @@ def named_addresses(system: System, family: int) -> list[tuple[str, str]]:
                 ip = ipaddress.ip_address(local)
             except ValueError:
                 continue
-            if ip.version == family and not ip.is_loopback and not ip.is_link_local:
+            if family in (None, ip.version) and not ip.is_loopback and not ip.is_link_local:
                 out.append((str(ip), str(link.get("ifname", "?"))))
     return out

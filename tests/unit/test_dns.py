@@ -171,7 +171,7 @@ def test_zone_needs_a_full_host_name(sandbox: Path, capsys: pytest.CaptureFixtur
 
 
 class Interfaces(SandboxReader):
-    """The sandbox's real queries, but ``ip -j -4|-6 addr`` answers with these addresses
+    """The sandbox's real queries, but ``ip -j [-4|-6] addr`` answers with these addresses
     (the kernel's JSON shape), as a machine with a LAN or ULA address would."""
 
     def __init__(self, *addresses: str) -> None:
@@ -180,9 +180,9 @@ class Interfaces(SandboxReader):
 
     def run(self, argv: Sequence[str], **kwargs: Any) -> Result:
         if argv and argv[0] == "ip":
-            family = "inet6" if "-6" in argv else "inet"
-            infos = [{"family": family, "local": a, "prefixlen": 64, "scope": "global"}
-                     for a in self.addresses if (":" in a) == (family == "inet6")]
+            infos = [{"family": "inet6" if ":" in a else "inet", "local": a, "prefixlen": 64,
+                      "scope": "global"} for a in self.addresses
+                     if not ({"-4", "-6"} & set(argv)) or ("-6" in argv) == (":" in a)]
             return Result(tuple(argv), 0, json.dumps([{"ifname": "eth0", "addr_info": infos}]),
                           "")
         return super().run(argv, **kwargs)
