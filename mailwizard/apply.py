@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from mailwizard import postfix, runlock, services, tempdirs
+from mailwizard import postfix, runlock, runtemps, services, tempdirs
 from mailwizard.interrupt import Cancel
 from mailwizard.plan import POSTFIX_CHECK, PRIVATE_DIR, Command, Install, Plan
 from mailwizard.system import CommandError, System, UnsafeFile
@@ -691,6 +691,7 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
                 False, None, "plan",
                 f"{stale} changed since the plan was made (another mailwizard run, or an "
                 "edit): review the step again (nothing was written)", False, run.log)
+        _sweep_run_temps(system, run, plan)
         warnings_before = set(postfix.check_config(system)) if (
             system.run_commands and postfix.installed(system)) else set()
         backup = Backup.create(system, _paths(plan), plan, _secret_paths(plan),
@@ -749,6 +750,12 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
     keep_last(system)
     run.emit("done", "applied" + late, step=True)
     return ApplyResult(True, backup.directory, reason=late.lstrip("; "), log=run.log)
+
+
+def _sweep_run_temps(system: System, log: _Log, plan: Plan | None = None) -> None:
+    """Remove the temp databases a killed apply left (they hold passwords); under the lock."""
+    for path in runtemps.sweep(system, frozenset(_paths(plan)) if plan else frozenset()):
+        log.emit("phase", f"removed {path}: a temp file left by an apply that was killed")
 
 
 def _running_now(system: System, names: frozenset[str]) -> dict[str, bool]:
@@ -854,6 +861,7 @@ def _rollback_locked(system: System, directory: str | None, emit: Emit | None) -
         return ApplyResult(False, None, "rollback", "no backup found: nothing was applied yet")
     backup = Backup.load(system, directory)
     log = _Log(emit or (lambda e: None))
+    _sweep_run_temps(system, log)
     if not backup.manifest.changed:  # interrupted while backing up: nothing to undo
         log.emit("phase", f"{directory}: that apply was interrupted before it changed any "
                           "file; nothing to undo")

@@ -37,7 +37,8 @@ def acting_runner(hold: object = None) -> RecordingRunner:
     def real(argv: tuple[str, ...]) -> None:
         subprocess.run(argv, check=True, capture_output=True)
 
-    runner.effects.update(saslpasswd2=saslpasswd2, install=real, mv=real)
+    runner.effects.update(saslpasswd2=saslpasswd2, install=real, mv=real, chown=real,
+                          chmod=real)
     return runner
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,7 +34,12 @@ from mailwizard.validate import Invalid, domain, password, sasl_user
 SASLDB = "/etc/sasldb2"
 CHROOT_SASLDB = "/var/spool/postfix/etc/sasldb2"
 CHROOT_TMP = f"/var/spool/postfix/etc/.sasldb2.{RUN_TOKEN}.tmp"  # unique per apply
+# A password change or a deletion builds the database anew here, then renames it over SASLDB:
+# Berkeley DB updates in place and would keep the old password's bytes in the file.
+SASLDB_TMP = f"/etc/.sasldb2.{RUN_TOKEN}.tmp"
 SASLDB_FILES = (SASLDB, CHROOT_SASLDB)
+REBUILD_TOUCHES = (SASLDB, CHROOT_SASLDB, SASLDB_TMP)
+PLACEHOLDER = "mailwizard-placeholder@placeholder.invalid"
 SMTPD_CONF = "/etc/postfix/sasl/smtpd.conf"
 GROUP = "/etc/group"
 GSHADOW = "/etc/gshadow"
@@ -204,9 +210,15 @@ def stored_passwords(system: System) -> dict[str, Secret] | None:
     An empty dict when /etc/sasldb2 does not exist. Nothing here raises with file content:
     every failure becomes None.
     """
+    read = _read_passwords(system)
+    return None if read is None else read[0]
+
+
+def _read_passwords(system: System) -> tuple[dict[str, Secret], bool] | None:
+    """The stored passwords and whether they are all the database holds (no other entry)."""
     data = system.read_bytes(SASLDB)
     if data is None:
-        return {}
+        return {}, True
     try:
         items = berkeleydb.hash_items(data)
         if items is None:
@@ -217,7 +229,7 @@ def stored_passwords(system: System) -> dict[str, Secret] | None:
             if len(parts) == 3 and parts[2] == b"userPassword":
                 name = f"{parts[0].decode()}@{parts[1].decode()}"
                 out[name] = Secret(value.decode("utf-8", "surrogateescape"))
-        return out
+        return out, len(out) == len(items)
     except Exception:  # never let file content reach a traceback
         return None
 
@@ -312,6 +324,54 @@ def delete_command(system: System, login: str) -> Command:
     )
 
 
+def rebuild_commands(system: System, logins: Mapping[str, tuple[Secret, str]],
+                     left_out: Sequence[str]) -> tuple[Command, ...]:
+    """Build /etc/sasldb2 anew with exactly ``logins`` (login -> password, why) in a root-only
+    temp file next to it, give it the old file's owner, group and mode, rename it over.
+
+    Berkeley DB changes a password or deletes a login in place, and the old value's bytes stay
+    in the file; a database that was only ever added to holds no old or deleted secret.
+    """
+    info = system.info(SASLDB)
+    assert info is not None
+    db, tmp = str(system.path(SASLDB)), str(system.path(SASLDB_TMP))
+    touches = REBUILD_TOUCHES
+    commands = [Command(
+        ("install", "-m", "600", "/dev/null", tmp),
+        "a new, empty user database next to /etc/sasldb2, root only: no old or deleted "
+        "password is carried over", touches=touches, secret_files=True)]
+    # (saslpasswd2 then says "BDB0004 fop_read_meta: ... unexpected file type or format" once:
+    # Berkeley DB makes its database in the empty file, which keeps the mode 0600.)
+    for login in sorted(logins):
+        local, realm = _split(login)
+        secret, why = logins[login]
+        commands.append(Command(("saslpasswd2", "-p", "-c", "-f", tmp, "-u", realm, local), why,
+                                stdin=secret, touches=touches, secret_files=True))
+    if not logins:  # saslpasswd2 makes no empty database: add a placeholder and delete it
+        local, realm = _split(PLACEHOLDER)
+        junk = Secret(secrets.token_urlsafe(24))  # what stays of it is random, used nowhere
+        commands += [
+            Command(("saslpasswd2", "-p", "-c", "-f", tmp, "-u", realm, local),
+                    "a placeholder login with a random password, so that the new database "
+                    "is a database with no login", stdin=junk, touches=touches,
+                    secret_files=True),
+            Command(("saslpasswd2", "-d", "-f", tmp, "-u", realm, local),
+                    "delete the placeholder: no login is left", touches=touches,
+                    secret_files=True)]
+    gone = "".join(f"; without {login}" for login in left_out)
+    commands += [
+        Command(("chown", f"{info.owner}:{info.group}", tmp),
+                f"the new database gets the owner of /etc/sasldb2 ({info.owner}:{info.group})",
+                touches=touches, secret_files=True),
+        Command(("chmod", f"{info.mode:o}", tmp),
+                f"the new database gets the mode of /etc/sasldb2 ({info.mode:04o})",
+                touches=touches, secret_files=True),
+        Command(("mv", "-f", tmp, db), f"replace /etc/sasldb2 in one step{gone}",
+                touches=touches, secret_files=True),
+    ]
+    return tuple(commands)
+
+
 def copy_commands(system: System) -> tuple[Command, ...]:
     """Refresh the chroot copy atomically: install to a temp name there, then rename."""
     src, tmp, dst = (str(system.path(p)) for p in (SASLDB, CHROOT_TMP, CHROOT_SASLDB))
@@ -348,14 +408,32 @@ def sasldb_plan(
     skipped, so the plan is empty when sasldb2 already matches.
     """
     existing = set(list_users(system))
-    stored = stored_passwords(system)
+    read = _read_passwords(system)
+    stored = None if read is None else read[0]
     commands: list[Command] = []
+    wanted: dict[str, Secret] = {}
     for login, secret in set_users:
         if login in existing and (stored is None or stored.get(login) == secret):
             continue  # unreadable database: validate() warned; same password: nothing to do
-        commands.append(set_password_command(system, login, secret, new=login not in existing))
-    for login in remove:
-        if login in existing:
+        wanted[login] = secret
+    removed = [login for login in dict.fromkeys(remove) if login in existing]
+    changed = [login for login in wanted if login in existing]
+    # Built anew when a password changes or a login goes, from a database we can read whole
+    # (only userPassword entries, the same logins as sasldblistusers2 lists).
+    if (changed or removed) and read is not None and read[1] \
+            and set(read[0]) == existing and system.info(SASLDB) is not None:
+        logins: dict[str, tuple[Secret, str]] = {
+            login: (secret, f"copy the login {login} into the new database")
+            for login, secret in read[0].items() if login not in removed}
+        for login, secret in wanted.items():
+            logins[login] = (secret, f"set a new password for {login}" if login in existing
+                             else f"add the login {login}")
+        commands.extend(rebuild_commands(system, logins, removed))
+    else:  # only additions (nothing old to leave behind), or a database we cannot copy
+        for login, secret in wanted.items():
+            commands.append(set_password_command(system, login, secret,
+                                                 new=login not in existing))
+        for login in removed:
             commands.append(delete_command(system, login))
     will_exist = system.exists(SASLDB) or bool(commands)
     if will_exist and (commands or chroot_state(system)):

@@ -275,17 +275,20 @@ async def test_change_password_twice_masked(sandbox: Path, runner: RecordingRunn
         await step_ready(pilot)
         assert rows(screen)[0] == "~ alice@example.com  new password"
         changes = static_plain(screen, "#changes-text")
+        # Built anew (no old password left in the file): alice's new one, bob copied over.
         assert "run: saslpasswd2 -p -c" in changes and "alice" in changes
-        assert "bob" not in changes
+        assert "run: install -m 600 /dev/null" in changes
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
         commands = static_plain(app.screen, "#review-commands")
         assert "set a new password for alice@example.com" in commands
+        assert "copy the login bob@example.com into the new database" in commands
         assert_no_password(app)
         apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
-        (call,) = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
-        assert call.argv[-1] == "alice" and call.stdin == Secret(PW)
+        calls = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
+        assert [(c.argv[-1], c.stdin) for c in calls] == [
+            ("alice", Secret(PW)), ("bob", Secret(OLD))]
         assert_no_password(app)
 
 
@@ -307,7 +310,8 @@ async def test_delete_asks_first(sandbox: Path, runner: RecordingRunner) -> None
         assert app.screen is screen
         await step_ready(pilot)
         assert rows(screen)[1] == "− bob@example.com  will be deleted"
-        assert "run: saslpasswd2 -d -f" in static_plain(screen, "#changes-text")
+        changes = static_plain(screen, "#changes-text")
+        assert "run: install -m 600 /dev/null" in changes and "bob" not in changes
         # ctrl+d again keeps it; and once more marks it.
         await pilot.press("ctrl+d")
         await step_ready(pilot)
@@ -319,13 +323,14 @@ async def test_delete_asks_first(sandbox: Path, runner: RecordingRunner) -> None
         await step_ready(pilot)
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ReviewScreen), what="review")
-        assert "delete the login bob@example.com" in static_plain(app.screen,
-                                                                  "#review-commands")
+        assert "replace /etc/sasldb2 in one step; without bob@example.com" in static_plain(
+            app.screen, "#review-commands")
         apply_screen = await apply_from_review(pilot)
         assert apply_screen.result is not None and apply_screen.result.ok
+        # The new database holds alice only: bob is left out, not deleted in place.
         (call,) = [c for c in runner.calls if c.argv[0] == "saslpasswd2"]
-        assert call.argv[:2] == ("saslpasswd2", "-d") and call.argv[-1] == "bob"
-        assert call.stdin is None
+        assert call.argv[:2] == ("saslpasswd2", "-p") and call.argv[-1] == "alice"
+        assert call.stdin == Secret(OLD)
 
 
 async def test_pending_add_can_be_dropped(sandbox: Path, runner: RecordingRunner) -> None:

@@ -24,6 +24,7 @@ from mailwizard.steps.sasl import (
     GROUP,
     GSHADOW,
     SASLDB,
+    SASLDB_TMP,
     SMTPD_CONF,
     SaslAnswers,
     SaslStep,
@@ -96,7 +97,8 @@ def acting_runner(root: Path) -> RecordingRunner:
                  for ln in group.read_text().splitlines()]
         group.write_text("\n".join(lines) + "\n")
 
-    runner.effects.update(saslpasswd2=saslpasswd2, install=real, mv=real, gpasswd=gpasswd)
+    runner.effects.update(saslpasswd2=saslpasswd2, install=real, mv=real, chown=real,
+                          chmod=real, gpasswd=gpasswd)
     return runner
 
 
@@ -369,13 +371,54 @@ def test_changed_password_and_removal_touch_only_sasldb(machine: System) -> None
         ("alice@example.com", ENV), extra='remove = ["bob@example.com"]'))
     assert problems == []
     assert plan.changed_files() == ()
-    assert [c.argv[:3] for c in plan.commands] == [
-        ("saslpasswd2", "-p", "-c"), ("saslpasswd2", "-d", "-f"), ("install", "-m", "640"),
-        ("mv", "-f", str(machine.path(CHROOT_TMP)))]
-    assert plan.commands[0].why == "set a new password for alice@example.com"
+    db, tmp = str(machine.path(SASLDB)), str(machine.path(SASLDB_TMP))
+    info = machine.info(SASLDB)
+    assert info is not None
+    # Built anew (Berkeley DB's in-place change would keep the old bytes), bob left out.
+    assert [c.argv for c in plan.commands[:5]] == [
+        ("install", "-m", "600", "/dev/null", tmp),
+        ("saslpasswd2", "-p", "-c", "-f", tmp, "-u", "example.com", "alice"),
+        ("chown", f"{info.owner}:{info.group}", tmp), ("chmod", f"{info.mode:o}", tmp),
+        ("mv", "-f", tmp, db)]
+    assert [c.argv[:3] for c in plan.commands[5:]] == [
+        ("install", "-m", "640"), ("mv", "-f", str(machine.path(CHROOT_TMP)))]
+    assert plan.commands[1].why == "set a new password for alice@example.com"
+    assert plan.commands[4].why == "replace /etc/sasldb2 in one step; without bob@example.com"
+    assert plan.commands[1].stdin == Secret(PW2 + "x")
+    assert all(SASLDB_TMP in c.touches and c.secret_files for c in plan.commands[:5])
     assert plan.reload == frozenset()  # smtpd opens the chroot copy per session: no reload
     run_apply(machine, plan)
     assert stored_passwords(machine) == {"alice@example.com": Secret(PW2 + "x")}
+    assert not list(machine.path(SASLDB_TMP).parent.glob(".sasldb2.*"))
+    for path in (SASLDB, CHROOT_SASLDB):
+        data = machine.path(path).read_bytes()
+        # bob's password is gone; alice's new one (PW2 + "x") holds its text once.
+        assert PW.encode()[:8] not in data and data.count(PW2.encode()) == 1, path
+
+
+def test_a_change_copies_the_other_logins_into_the_new_database(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV),
+                                                      ("bob@example.com", ENV2)))[0])
+    machine.path(SASLDB).chmod(0o660)
+    os.environ[ENV] = "Sh0rt-Kiwi-9z"
+    plan, problems = plan_for(machine, answers_text(("alice@example.com", ENV)))
+    assert problems == []
+    copied = plan.commands[2]
+    assert copied.argv[-1] == "bob" and copied.stdin == Secret(PW2)
+    assert copied.why == "copy the login bob@example.com into the new database"
+    assert_no_secret(*plan_texts(plan))
+    run_apply(machine, plan)
+    assert stored_passwords(machine) == {"alice@example.com": Secret("Sh0rt-Kiwi-9z"),
+                                         "bob@example.com": Secret(PW2)}
+    assert machine.path(SASLDB).stat().st_mode & 0o777 == 0o660
+    assert PW.encode()[:8] not in machine.path(SASLDB).read_bytes()
+
+
+def test_only_additions_stay_in_place(machine: System) -> None:
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    plan, _ = plan_for(machine, answers_text(("alice@example.com", ENV),
+                                             ("bob@example.com", ENV2)))
+    assert [c.argv[0] for c in plan.commands] == ["saslpasswd2", "install", "mv"]
 
 
 def test_backups_of_the_first_apply_hold_no_password(machine: System) -> None:
@@ -466,15 +509,21 @@ def test_add_change_and_delete_a_login(machine: System) -> None:
     assert [p.field for p in errors(STEP.validate(unknown, machine))] == ["sasl.users[0]"]
     change = replace(add, users=(SaslUser("alice@example.com", Secret(PW2)),))
     plan = STEP.plan(change, machine)
-    assert [c.argv[0] for c in plan.commands] == ["saslpasswd2", "install", "mv"]
+    assert [c.argv[0] for c in plan.commands] == [
+        "install", "saslpasswd2", "chown", "chmod", "mv", "install", "mv"]
     assert_no_secret(*plan_texts(plan))
     run_apply(machine, plan)
     assert stored_passwords(machine) == {"alice@example.com": Secret(PW2)}
+    assert PW.encode()[:8] not in machine.path(SASLDB).read_bytes()
     delete = replace(STEP.current(machine), users=(), remove=("alice@example.com",))
     plan = STEP.plan(delete, machine)
-    assert plan.commands[0].argv[:2] == ("saslpasswd2", "-d")
+    # The last login: a new database with a placeholder, deleted again (nothing old in it).
+    assert [c.argv[:2] for c in plan.commands[1:3]] == [("saslpasswd2", "-p"),
+                                                        ("saslpasswd2", "-d")]
+    assert plan.commands[5].why == "replace /etc/sasldb2 in one step; without alice@example.com"
     run_apply(machine, plan)
     assert list_users(machine) == []
+    assert PW2.encode()[:8] not in machine.path(SASLDB).read_bytes()
     assert STEP.status(machine).summary == "no users"
 
 
