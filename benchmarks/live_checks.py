@@ -1,6 +1,6 @@
 """DNS checks against a local nsd serving the complete zone, and ``check --live`` on loopback.
 
-One namespace, set up as ``tests/integration/test_live.py`` does: the full answers file
+One namespace, ``live_server()`` of ``tests/integration/test_live.py``: the full answers file
 applied (real Postfix, opendkim, Cyrus SASL), nsd serving example.com (with the DKIM record of
 the generated key and DMARC), example.net and the reverse zone, and the "outside world" sink on
 127.0.0.3. hyperfine runs outside and enters the namespace for each command, so every side
@@ -18,14 +18,9 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
-from typing import TYPE_CHECKING
 
 from .timing import ROOT, Figure, hyperfine
 
-if TYPE_CHECKING:
-    from tests.integration.nsenv import Namespace
-
-PASSWORD = "Corr3ct-Horse-Battery-9"  # the live tests' password; only ever in a 0600 file
 # (name, type) of each query the DNS report makes against the zone.
 QUERIES = [("example.com", "MX"), ("mail.example.com", "A"), ("example.com", "TXT"),
            ("mail._domainkey.example.com", "TXT"), ("_dmarc.example.com", "TXT"),
@@ -37,46 +32,15 @@ ONE_QUERY = (
 )
 
 
-def _setup(ns: Namespace) -> None:
-    from tests.integration import test_live as live
-    from tests.integration.wizard import add_public_address, run_wizard
-
-    add_public_address(ns, live.PUBLIC)
-    ns.run(f"""
-        echo mail.example.com > /etc/hostname
-        rm -f /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/ssl/private/ssl-cert-snakeoil.key
-        rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private
-        postconf -X smtpd_tls_cert_file smtpd_tls_key_file smtpd_tls_security_level \
-                    smtp_tls_security_level smtpd_tls_chain_files
-        postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
-        postconf -e 'inet_interfaces = 127.0.0.1, {live.PUBLIC}'
-        sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf
-        echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf
-        useradd -M -d /nonexistent -s /usr/sbin/nologin mwadmin
-    """)
-    ns.boot()
-    ns.run(f"mw_nsd {shlex.quote(live.NET_ZONE)} example.net")
-    answers = ns.tmp / "all.toml"
-    answers.write_text(live.ANSWERS)
-    result = run_wizard(ns, "apply", str(answers),
-                        env=f"MAILWIZARD_PASSWORD_POSTMASTER={shlex.quote(PASSWORD)}")
-    if result.returncode:
-        raise RuntimeError(f"apply failed:\n{result.stdout[-3000:]}")
-    live.publish_example_zone(ns)
-    live.start_sink(ns)
-
-
 def measure(rounds: int) -> list[Figure]:
     sys.path.insert(0, str(ROOT))
     from tests.integration import test_live as live
-    from tests.integration.nsenv import Namespace
 
-    with Namespace(hostname="mail.example.com") as ns:
-        _setup(ns)
+    with live.live_server() as ns:
         shared = ns.tmp
         password = shared / "password"
         password.touch(mode=0o600)
-        password.write_text(PASSWORD)
+        password.write_text(live.PASSWORD)
         enter = shlex.join([*ns._nsenter(), "env", f"PATH={ns._env()['PATH']}", "bash"])
         py = shlex.quote(sys.executable)
         scripts: dict[str, str] = {}

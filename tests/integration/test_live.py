@@ -15,6 +15,7 @@ import mailbox
 import shlex
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -22,9 +23,9 @@ import pytest
 from tests.integration.nsenv import Namespace
 from tests.integration.wizard import (
     SASL_USER,
-    add_public_address,
     full_answers,
-    run_python,
+    prepared_namespace,
+    publish_example_zone,
     run_wizard,
 )
 
@@ -36,6 +37,7 @@ USER = SASL_USER
 PASSWORD = "Corr3ct-Horse-Battery-9"
 ADMIN = "admin@example.net"
 ANSWERS = full_answers()
+DMARC = '_dmarc IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.com"\n'
 NET_ZONE = f"""\
 $ORIGIN example.net.
 $TTL 300
@@ -80,55 +82,32 @@ def stop_sink(ns: Namespace) -> None:
            f"mw_wait_for 10 eval '! (exec 3<>/dev/tcp/{OUTSIDE}/25)'")
 
 
-@pytest.fixture(scope="module")
-def ns() -> Iterator[Namespace]:
-    with Namespace(hostname="mail.example.com") as namespace:
-        add_public_address(namespace, PUBLIC)
-        namespace.run(
-            f"""
-            echo mail.example.com > /etc/hostname
-            rm -f /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/ssl/private/ssl-cert-snakeoil.key
-            rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private
-            postconf -X smtpd_tls_cert_file smtpd_tls_key_file smtpd_tls_security_level \
-                        smtp_tls_security_level smtpd_tls_chain_files
-            postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
-            # Loopback and the public address, as on a real server: 127.0.0.3:25 stays
-            # free for the outside world's sink (and refuses when it is down).
-            postconf -e 'inet_interfaces = 127.0.0.1, {PUBLIC}'
-            # opendkim uses libunbound, which ignores resolv.conf: test-only.
-            sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf
-            echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf
-            useradd -M -d /nonexistent -s /usr/sbin/nologin mwadmin
-            """
-        )
-        namespace.boot()
+@contextmanager
+def live_server() -> Iterator[Namespace]:
+    """The server the full answers file made, nsd serving example.com (its "public" address,
+    the DKIM record, SPF, DMARC) and example.net, the outside world's sink running.
+
+    Also what ``benchmarks/live_checks.py`` measures on."""
+    # Loopback and the public address, as on a real server: 127.0.0.3:25 stays free for the
+    # outside world's sink (and refuses when it is down).
+    with prepared_namespace(public=PUBLIC, tls=False, xclient=True, dkim_via_nsd=True,
+                            postconf=[f"inet_interfaces = 127.0.0.1, {PUBLIC}"]) as namespace:
         namespace.run(f"mw_nsd {shlex.quote(NET_ZONE)} example.net")
         answers = namespace.tmp / "all.toml"
         answers.write_text(ANSWERS)
         result = run_wizard(namespace, "apply", str(answers),
                             env=f"MAILWIZARD_PASSWORD_POSTMASTER={shlex.quote(PASSWORD)}")
         assert result.returncode == 0, result.stdout
-        publish_example_zone(namespace)
+        publish_example_zone(namespace, PUBLIC, DMARC)
+        namespace.run(f"mw_nsd {shlex.quote(REVERSE_ZONE)} 2.0.192.in-addr.arpa")
         start_sink(namespace)
         yield namespace
 
 
-def publish_example_zone(ns: Namespace) -> None:
-    record = run_python(
-        ns, "from mailwizard.steps.dkim import public_record\n"
-            "from mailwizard.system import System\n"
-            "print(public_record(System(), 'example.com', 'mail')[0])"
-    ).strip()
-    zone = (
-        "$ORIGIN example.com.\n$TTL 300\n"
-        "@ IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300\n"
-        f"@ IN NS ns.example.com.\nns IN A 127.0.0.1\nmail IN A {PUBLIC}\n"
-        "@ IN MX 10 mail.example.com.\n@ IN TXT \"v=spf1 mx ~all\"\n"
-        f"mail._domainkey IN TXT {record}\n"
-        '_dmarc IN TXT "v=DMARC1; p=none; rua=mailto:postmaster@example.com"\n'
-    )
-    ns.run(f"mw_nsd {shlex.quote(zone)} example.com")
-    ns.run(f"mw_nsd {shlex.quote(REVERSE_ZONE)} 2.0.192.in-addr.arpa")
+@pytest.fixture(scope="module")
+def ns() -> Iterator[Namespace]:
+    with live_server() as namespace:
+        yield namespace
 
 
 def check_live(ns: Namespace, *extra: str, password: str = PASSWORD,

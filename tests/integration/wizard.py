@@ -150,19 +150,25 @@ def add_public_address(ns: Namespace, address: str) -> None:
     """)
 
 
-def publish_example_zone(ns: Namespace) -> None:
-    """Serve example.com with the DKIM record of the key the apply generated."""
-    record = run_python(
-        ns, "from mailwizard.steps.dkim import public_record\n"
-            "from mailwizard.system import System\n"
-            "print(public_record(System(), 'example.com', 'mail')[0])"
-    ).strip()
+def dkim_record(ns: Namespace, selector: str = "mail") -> tuple[str, str] | None:
+    """The DKIM record of ``selector``'s key for example.com: (split, flat), None if no key."""
+    found = python_json(ns, "from mailwizard.steps.dkim import public_record\n"
+                        "from mailwizard.system import System\n"
+                        f"result = public_record(System(), 'example.com', {selector!r})")
+    return None if found is None else (found[0], found[1])
+
+
+def publish_example_zone(ns: Namespace, mail_address: str = "127.0.0.1", more: str = "") -> None:
+    """Serve example.com with the DKIM record of the key the apply generated (``more``:
+    further zone lines)."""
+    record = dkim_record(ns)
+    assert record is not None, "no DKIM key for selector mail"
     zone = (
         "$ORIGIN example.com.\n$TTL 300\n"
         "@ IN SOA ns.example.com. hostmaster.example.com. 1 3600 600 86400 300\n"
-        "@ IN NS ns.example.com.\nns IN A 127.0.0.1\nmail IN A 127.0.0.1\n"
+        f"@ IN NS ns.example.com.\nns IN A 127.0.0.1\nmail IN A {mail_address}\n"
         "@ IN MX 10 mail.example.com.\n@ IN TXT \"v=spf1 mx ~all\"\n"
-        f"mail._domainkey IN TXT {record}\n"
+        f"mail._domainkey IN TXT {record[0]}\n{more}"
     )
     ns.run(f"mw_nsd {shlex.quote(zone)} example.com")
 
