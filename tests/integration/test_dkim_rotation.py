@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -20,50 +19,42 @@ from uuid import uuid4
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import delivered, dkim_verifies, python_json, run_wizard
+from tests.integration.wizard import (
+    HOSTNAME_SECTION,
+    delivered,
+    dkim_record,
+    dkim_section,
+    dkim_verifies,
+    domains_section,
+    prepared_namespace,
+    run_wizard,
+    serve_signing_zone,
+)
 
 pytestmark = pytest.mark.integration
 
 HOSTNAME = "mail.example.com"
-ANSWERS = """\
-[hostname]
-fqdn = "mail.example.com"
-
-[domains]
-mydestination = ["example.com", "mail.example.com", "localhost"]
-mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
-
-[dkim]
-domain = "example.com"
-selector = "{selector}"
-bits = 2048
-{extra}"""
+DOMAINS = domains_section("example.com", "mail.example.com", "localhost")
 OLD_CONF = ["KeyFile\t\t\t/etc/dkimkeys/mail.private", "Selector\t\tmail"]
 NEW_CONF = ["KeyFile\t\t\t/etc/dkimkeys/s2026.private", "Selector\t\ts2026"]
 
 
 def _answers(ns: Namespace, selector: str, extra: str = "") -> Path:
     path = ns.tmp / f"answers-{selector}-{uuid4().hex[:6]}.toml"
-    path.write_text(ANSWERS.format(selector=selector, extra=extra))
+    path.write_text("\n".join([HOSTNAME_SECTION, DOMAINS, dkim_section(selector)]) + extra)
     return path
 
 
 def _record(ns: Namespace, selector: str) -> tuple[str, str]:
-    found = python_json(ns, "from mailwizard.steps.dkim import public_record\n"
-                        "from mailwizard.system import System\n"
-                        f"result = public_record(System(), 'example.com', {selector!r})")
+    found = dkim_record(ns, selector)
     assert found is not None, f"no key for {selector}"
-    return found[0], found[1]
+    return found
 
 
 def _serve(ns: Namespace, *selectors: str) -> None:
     """nsd serves example.com with the records of ``selectors``."""
-    records = "".join(f"{sel}._domainkey IN TXT {_record(ns, sel)[0]}\n" for sel in selectors)
-    ns.run("mw_nsd " + shlex.quote(
-        "$ORIGIN example.com.\n$TTL 300\n"
-        "@ IN SOA ns1 hostmaster 2024010101 3600 600 86400 300\n"
-        "@ IN NS ns1\nns1 IN A 127.0.0.1\nmail IN A 127.0.0.1\n@ IN MX 10 mail\n" + records
-    ))
+    serve_signing_zone(ns, "".join(f"{sel}._domainkey IN TXT {_record(ns, sel)[0]}\n"
+                                   for sel in selectors))
 
 
 def _send(ns: Namespace) -> bytes:
@@ -95,11 +86,7 @@ def _conf(ns: Namespace) -> list[str]:
 
 @pytest.fixture(scope="module")
 def ns() -> Iterator[Namespace]:
-    with Namespace(hostname=HOSTNAME) as namespace:
-        namespace.boot()
-        # Test-only: opendkim asks nsd (its libunbound ignores resolv.conf).
-        namespace.run("sed -i -e '/^TrustAnchorFile/d' -e '$a Nameservers\t\t127.0.0.1' "
-                      "/etc/opendkim.conf")
+    with prepared_namespace(HOSTNAME, fresh=False, dkim_via_nsd=True, users=()) as namespace:
         yield namespace
 
 

@@ -26,6 +26,7 @@ from tests.integration.wizard import (
     INITS,
     SASL_USER,
     full_answers,
+    prepared_namespace,
     publish_example_zone,
     run_python,
     run_wizard,
@@ -59,21 +60,8 @@ def mailwizard(ns: Namespace, *args: str) -> tuple[int, str]:
 
 
 def full_setup(*, systemd: bool) -> Iterator[Namespace]:
-    with Namespace(hostname=BOOTED_AS, systemd=systemd) as namespace:
-        namespace.run(
-            """
-            rm -f /etc/ssl/certs/ssl-cert-snakeoil.pem /etc/ssl/private/ssl-cert-snakeoil.key
-            rm -f /etc/sasldb2 /var/spool/postfix/etc/sasldb2 /etc/dkimkeys/*.private
-            postconf -X smtpd_tls_cert_file smtpd_tls_key_file smtpd_tls_security_level \
-                        smtp_tls_security_level smtpd_tls_chain_files
-            postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
-            # opendkim uses libunbound, which ignores resolv.conf: test-only.
-            sed -i '/^TrustAnchorFile/d' /etc/opendkim.conf
-            echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf
-            for u in mwadmin mwhelper; do useradd -M -d /nonexistent -s /usr/sbin/nologin $u; done
-            """
-        )
-        namespace.boot()
+    with prepared_namespace(BOOTED_AS, systemd=systemd, tls=False, xclient=True,
+                            dkim_via_nsd=True, users=("mwadmin", "mwhelper")) as namespace:
         if systemd:  # before the apply: opendkim's PID and PID 1's reloads of postfix
             (namespace.tmp / "before").write_text(namespace.run(
                 f"systemctl show -p MainPID --value opendkim; {RELOADS}").stdout)

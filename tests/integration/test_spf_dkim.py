@@ -18,45 +18,35 @@ from uuid import uuid4
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import INITS, delivered, dkim_verifies, python_json, run_wizard
+from tests.integration.wizard import (
+    DMARC_SECTION,
+    HOSTNAME_SECTION,
+    INITS,
+    SPF_SECTION,
+    delivered,
+    dkim_record,
+    dkim_section,
+    dkim_verifies,
+    domains_section,
+    prepared_namespace,
+    python_json,
+    run_wizard,
+    serve_signing_zone,
+)
 
 pytestmark = pytest.mark.integration
 
 HOSTNAME = "mail.example.com"
-ANSWERS = """\
-[hostname]
-fqdn = "mail.example.com"
-
-[domains]
-mydestination = ["example.com", "mail.example.com", "localhost"]
-mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128"]
-
-[spf]
-record = "v=spf1 mx ~all"
-check_incoming = true
-
-[dkim]
-domain = "example.com"
-selector = "mail"
-bits = 2048
-
-[dmarc]
-policy = "none"
-rua = "postmaster@example.com"
-"""
+ANSWERS = "\n".join([
+    HOSTNAME_SECTION, domains_section("example.com", "mail.example.com", "localhost"),
+    SPF_SECTION, dkim_section(), DMARC_SECTION,
+])
 
 
 def _apply(ns: Namespace, answers: Path) -> str:
     result = run_wizard(ns, "apply", str(answers))
     assert result.returncode == 0, result.stdout
     return result.stdout
-
-
-def _public_record(ns: Namespace) -> tuple[str, str] | None:
-    found = python_json(ns, "from mailwizard.steps.dkim import public_record\n"
-                        "from mailwizard.system import System\n"
-                        "result = public_record(System(), 'example.com', 'mail')")
-    return None if found is None else (found[0], found[1])
 
 
 def _status(ns: Namespace, name: str) -> tuple[str, str]:
@@ -70,17 +60,10 @@ def _status(ns: Namespace, name: str) -> tuple[str, str]:
 @pytest.fixture(scope="module", params=INITS)
 def ns(request: pytest.FixtureRequest) -> Iterator[Namespace]:
     """Both paths of services.py: no init, and a booted systemd (opendkim under its unit)."""
-    with Namespace(hostname=HOSTNAME, systemd=request.param == "systemd") as namespace:
-        namespace.boot()
-        # Test-only settings, not the product's: XCLIENT from loopback so swaks can speak as
-        # an outside client; opendkim asks nsd (its libunbound ignores resolv.conf).
-        namespace.run(
-            """
-            postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
-            sed -i -e '/^TrustAnchorFile/d' -e '$a Nameservers\t\t127.0.0.1' /etc/opendkim.conf
-            postfix reload
-            """
-        )
+    # Test-only settings, not the product's: XCLIENT from loopback so swaks can speak as an
+    # outside client; opendkim asks nsd (its libunbound ignores resolv.conf).
+    with prepared_namespace(HOSTNAME, systemd=request.param == "systemd", fresh=False,
+                            xclient=True, dkim_via_nsd=True, users=()) as namespace:
         yield namespace
 
 
@@ -89,15 +72,10 @@ def applied(ns: Namespace) -> dict[str, str]:
     answers = ns.tmp / "answers.toml"
     answers.write_text(ANSWERS)
     first = _apply(ns, answers)
-    record = _public_record(ns)
+    record = dkim_record(ns)
     assert record is not None, "no DKIM key after apply"
     split, flat = record
-    ns.run("mw_nsd " + shlex.quote(
-        "$ORIGIN example.com.\n$TTL 300\n"
-        "@ IN SOA ns1 hostmaster 2024010101 3600 600 86400 300\n"
-        "@ IN NS ns1\nns1 IN A 127.0.0.1\nmail IN A 127.0.0.1\n@ IN MX 10 mail\n"
-        f"mail._domainkey IN TXT {split}\n"
-    ))
+    serve_signing_zone(ns, f"mail._domainkey IN TXT {split}\n")
     ns.run("mw_nsd " + shlex.quote(
         "$ORIGIN sender.test.\n$TTL 300\n"
         "@ IN SOA ns1.example.com. hostmaster.example.com. 2024010101 3600 600 86400 300\n"

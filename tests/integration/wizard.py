@@ -67,6 +67,7 @@ OPENDKIM_ASKS_NSD = "echo 'Nameservers 127.0.0.1' >> /etc/opendkim.conf"
 def prepare(
     ns: Namespace,
     *,
+    fresh: bool = True,
     tls: bool = True,
     xclient: bool = False,
     dkim_via_nsd: bool = False,
@@ -75,14 +76,14 @@ def prepare(
 ) -> None:
     """Make ``ns`` the server a full apply starts from, then boot it.
 
-    Always: the host name file, no SASL database or DKIM key, no TrustAnchorFile.
-    ``tls=False``: no snakeoil certificate and no TLS settings in main.cf. ``xclient``:
+    Always: the host name file and no TrustAnchorFile. ``fresh``: no SASL database or DKIM
+    key. ``tls=False``: no snakeoil certificate and no TLS settings in main.cf. ``xclient``:
     XCLIENT from loopback (swaks speaks as an outside client). ``dkim_via_nsd``: opendkim
     asks nsd on 127.0.0.1. ``postconf``: more ``postconf -e`` settings. ``users``: the
     logins the aliases name."""
     lines = [f"echo {shlex.quote(ns.hostname)} > /etc/hostname"]
     lines += [] if tls else [NO_SNAKEOIL]
-    lines.append(NO_SASL_NO_KEYS)
+    lines += [NO_SASL_NO_KEYS] if fresh else []
     lines += [] if tls else [NO_TLS_SETTINGS]
     lines += [XCLIENT] if xclient else []
     lines += [f"postconf -e {shlex.quote(setting)}" for setting in postconf]
@@ -171,6 +172,15 @@ def publish_example_zone(ns: Namespace, mail_address: str = "127.0.0.1", more: s
         f"mail._domainkey IN TXT {record[0]}\n{more}"
     )
     ns.run(f"mw_nsd {shlex.quote(zone)} example.com")
+
+
+def serve_signing_zone(ns: Namespace, records: str) -> None:
+    """Serve example.com with its mail host and ``records`` (DKIM), no SPF or DMARC."""
+    ns.run("mw_nsd " + shlex.quote(
+        "$ORIGIN example.com.\n$TTL 300\n"
+        "@ IN SOA ns1 hostmaster 2024010101 3600 600 86400 300\n"
+        "@ IN NS ns1\nns1 IN A 127.0.0.1\nmail IN A 127.0.0.1\n@ IN MX 10 mail\n" + records
+    ))
 
 
 def python_json(ns: Namespace, code: str) -> Any:
