@@ -111,6 +111,18 @@ def check(ns: Namespace, *extra: str, nameserver: str = "127.0.0.1"
     return result.returncode, {c["id"]: c for c in data["checks"]}, seconds
 
 
+def check_against(ns: Namespace, zone: str, served: str | None = None,
+                  **serve_args: str) -> tuple[int, dict[str, Any]]:
+    """The check while nsd serves ``served`` (default: ``zone``) and ``serve_args``; then
+    ``zone`` as printed again, whatever the check did."""
+    serve(ns, zone if served is None else served, **serve_args)
+    try:
+        code, checks, _ = check(ns)
+    finally:
+        serve(ns, zone)
+    return code, checks
+
+
 def statuses(checks: dict[str, Any]) -> dict[str, str]:
     return {k: v["status"] for k, v in checks.items() if k.startswith("dns.")}
 
@@ -151,11 +163,8 @@ def test_every_dns_check_passes_against_the_printed_zone(ns: Namespace, zone: st
 
 def test_a_removed_record_fails_its_id(ns: Namespace, zone: str) -> None:
     """The DMARC record (no other check depends on it; without MX, SPF's "mx" fails too)."""
-    serve(ns, "\n".join(line for line in zone.splitlines() if "_dmarc" not in line))
-    try:
-        code, checks, _ = check(ns)
-    finally:
-        serve(ns, zone)
+    served = "\n".join(line for line in zone.splitlines() if "_dmarc" not in line)
+    code, checks = check_against(ns, zone, served)
     assert code == 1
     assert checks["dns.dmarc"]["status"] == "fail"
     assert checks["dns.dmarc"]["found"].startswith("absent:"), checks["dns.dmarc"]
@@ -163,11 +172,8 @@ def test_a_removed_record_fails_its_id(ns: Namespace, zone: str) -> None:
 
 
 def test_without_mx_both_mx_and_spf_mx_fail(ns: Namespace, zone: str) -> None:
-    serve(ns, "\n".join(line for line in zone.splitlines() if " IN MX " not in line))
-    try:
-        code, checks, _ = check(ns)
-    finally:
-        serve(ns, zone)
+    served = "\n".join(line for line in zone.splitlines() if " IN MX " not in line)
+    code, checks = check_against(ns, zone, served)
     assert code == 1
     assert checks["dns.mx"]["status"] == "fail"
     assert checks["dns.mx"]["found"].startswith("absent:"), checks["dns.mx"]
@@ -179,11 +185,8 @@ def test_another_dkim_key_fails_dns_dkim(ns: Namespace, zone: str) -> None:
     other = ns.run("cat $MW_PRIVATE/other.txt").stdout
     record = other[other.index("(") + 1:other.index(")")].replace("\n", " ")
     lines = [line for line in zone.splitlines() if "._domainkey." not in line]
-    serve(ns, "\n".join(lines) + f"\nmail._domainkey.example.com. IN TXT {record}\n")
-    try:
-        code, checks, _ = check(ns)
-    finally:
-        serve(ns, zone)
+    served = "\n".join(lines) + f"\nmail._domainkey.example.com. IN TXT {record}\n"
+    code, checks = check_against(ns, zone, served)
     assert code == 1
     assert checks["dns.dkim"]["status"] == "fail"
     assert "another key" in checks["dns.dkim"]["detail"], checks["dns.dkim"]
@@ -191,11 +194,8 @@ def test_another_dkim_key_fails_dns_dkim(ns: Namespace, zone: str) -> None:
 
 
 def test_spf_that_does_not_cover_the_address_fails(ns: Namespace, zone: str) -> None:
-    serve(ns, zone.replace('"v=spf1 mx -all"', '"v=spf1 ip4:198.51.100.0/24 -all"'))
-    try:
-        code, checks, _ = check(ns)
-    finally:
-        serve(ns, zone)
+    served = zone.replace('"v=spf1 mx -all"', '"v=spf1 ip4:198.51.100.0/24 -all"')
+    code, checks = check_against(ns, zone, served)
     assert code == 1
     spf = checks["dns.spf"]
     assert spf["status"] == "fail" and f"{PUBLIC} gets fail" in spf["detail"], spf
@@ -203,11 +203,8 @@ def test_spf_that_does_not_cover_the_address_fails(ns: Namespace, zone: str) -> 
 
 
 def test_a_ptr_that_does_not_confirm_fails(ns: Namespace, zone: str) -> None:
-    serve(ns, zone, reverse="10.2.0.192.in-addr.arpa. IN PTR host10.example.com.\n")
-    try:
-        code, checks, _ = check(ns)
-    finally:
-        serve(ns, zone)
+    code, checks = check_against(
+        ns, zone, reverse="10.2.0.192.in-addr.arpa. IN PTR host10.example.com.\n")
     assert code == 1
     ptr = checks["dns.ptr"]
     assert ptr["status"] == "fail" and "not forward-confirmed" in ptr["detail"], ptr
@@ -215,11 +212,7 @@ def test_a_ptr_that_does_not_confirm_fails(ns: Namespace, zone: str) -> None:
 
 
 def test_a_listed_address_fails_the_blocklist(ns: Namespace, zone: str) -> None:
-    serve(ns, zone, listed=f"10.2.0.192.{BLOCKLIST}. IN A 127.0.0.2\n")
-    try:
-        code, checks, _ = check(ns)
-    finally:
-        serve(ns, zone)
+    code, checks = check_against(ns, zone, listed=f"10.2.0.192.{BLOCKLIST}. IN A 127.0.0.2\n")
     assert code == 1
     bl = checks["dns.blocklist"]
     assert bl["status"] == "fail" and BLOCKLIST in bl["detail"], bl
@@ -227,11 +220,8 @@ def test_a_listed_address_fails_the_blocklist(ns: Namespace, zone: str) -> None:
 
 
 def test_a_refusing_blocklist_is_a_warning_not_a_listing(ns: Namespace, zone: str) -> None:
-    serve(ns, zone, listed=f"10.2.0.192.{BLOCKLIST}. IN A 127.255.255.254\n")
-    try:
-        _code, checks, _ = check(ns)
-    finally:
-        serve(ns, zone)
+    _code, checks = check_against(
+        ns, zone, listed=f"10.2.0.192.{BLOCKLIST}. IN A 127.255.255.254\n")
     assert checks["dns.blocklist"]["status"] == "warn", checks["dns.blocklist"]
 
 
