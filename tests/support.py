@@ -163,6 +163,17 @@ def make_key(sandbox: Path, selector: str = "mail") -> Path:
     return key
 
 
+def fake_genkey(sandbox: Path) -> Callable[[tuple[str, ...]], None]:
+    """A RecordingRunner effect like ``opendkim-genkey -D DIR -s SEL``: a real key and its
+    (stand-in) record in the private directory."""
+    def genkey(argv: tuple[str, ...]) -> None:
+        sel = argv[argv.index("-s") + 1]
+        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
+        shutil.move(make_key(sandbox, sel), out / f"{sel}.private")
+        (out / f"{sel}.txt").write_text(f'{sel}._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
+    return genkey
+
+
 SANDBOX_HOST = "debian"  # the fixture's myhostname
 TLS_CERT, TLS_KEY = "/etc/ssl/mail/cert.pem", "/etc/ssl/mail/key.pem"
 

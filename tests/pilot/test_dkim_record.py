@@ -3,7 +3,6 @@ copies it (OSC 52) without borders or line breaks."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,17 +18,7 @@ from tests.pilot.harness import (
     step_ready,
     wait_for,
 )
-from tests.support import RecordingRunner, make_key
-
-
-def _genkey(sandbox: Path):  # type: ignore[no-untyped-def]
-    def genkey(argv: tuple[str, ...]) -> None:
-        """Like opendkim-genkey -D DIR: the key and its record in the private directory."""
-        sel = argv[argv.index("-s") + 1]
-        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
-        shutil.move(make_key(sandbox, sel), out / f"{sel}.private")
-        (out / f"{sel}.txt").write_text(f'{sel}._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
-    return genkey
+from tests.support import RecordingRunner, fake_genkey, make_key
 
 
 def _flat(text: str) -> str:
@@ -40,7 +29,7 @@ def _flat(text: str) -> str:
 async def test_apply_that_made_a_key_shows_the_record_and_c_copies_it(
         sandbox: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch,
         size: tuple[int, int]) -> None:
-    runner.effects = {"opendkim-genkey": _genkey(sandbox)}
+    runner.effects = {"opendkim-genkey": fake_genkey(sandbox)}
     app = make_app(sandbox, runner, start_step="dkim")
     copied: list[str] = []
     monkeypatch.setattr(app, "copy_to_clipboard", copied.append)

@@ -9,7 +9,6 @@ asks nsd).
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from pathlib import Path
 
 import pytest
@@ -35,21 +34,11 @@ from tests.pilot.harness import (
     type_into,
     wait_for,
 )
-from tests.support import RecordingRunner, make_key
+from tests.support import RecordingRunner, fake_genkey, make_key
 
 SIZE = (80, 24)
 SELECTOR = "#field-dkim-selector"
 RUA = "#field-dmarc-rua"
-
-
-def _genkey(sandbox: Path):  # type: ignore[no-untyped-def]
-    def genkey(argv: tuple[str, ...]) -> None:
-        """Like opendkim-genkey -D DIR: the key and its record in the private directory."""
-        sel = argv[argv.index("-s") + 1]
-        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
-        shutil.move(make_key(sandbox, sel), out / f"{sel}.private")
-        (out / f"{sel}.txt").write_text(f'{sel}._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
-    return genkey
 
 
 def _signing(sandbox: Path) -> None:
@@ -88,7 +77,7 @@ async def test_a_new_selector_keeps_the_old_key_signing_and_says_so(
         sandbox: Path, runner: RecordingRunner, monkeypatch: pytest.MonkeyPatch) -> None:
     _signing(sandbox)
     asked = _dns(monkeypatch, "pass")
-    runner.effects = {"opendkim-genkey": _genkey(sandbox)}
+    runner.effects = {"opendkim-genkey": fake_genkey(sandbox)}
     app = make_app(sandbox, runner, start_step="dkim")
     async with app.run_test(size=SIZE) as pilot:
         await step_ready(pilot)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pwd
-import shutil
 from pathlib import Path
 
 from textual.containers import VerticalScroll
@@ -31,7 +30,7 @@ from tests.pilot.harness import (
     type_into,
     wait_for,
 )
-from tests.support import RecordingRunner, make_key
+from tests.support import RecordingRunner, fake_genkey, make_key
 
 
 async def test_dkim_opens_marks_and_names_the_record(sandbox: Path,
@@ -99,13 +98,7 @@ async def test_dkim_refuses_bad_selector_and_rua(sandbox: Path, runner: Recordin
 
 
 async def test_dkim_review_apply_then_record(sandbox: Path, runner: RecordingRunner) -> None:
-    def genkey(argv: tuple[str, ...]) -> None:
-        """Like opendkim-genkey -D DIR: the key and its record in the private directory."""
-        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
-        shutil.move(make_key(sandbox), out / "mail.private")
-        (out / "mail.txt").write_text('mail._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
-
-    runner.effects = {"opendkim-genkey": genkey}
+    runner.effects = {"opendkim-genkey": fake_genkey(sandbox)}
     app = make_app(sandbox, runner, start_step="dkim")
     async with app.run_test(size=(80, 24)) as pilot:
         await step_ready(pilot)

@@ -3,7 +3,6 @@ change."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from mailwizard.apply import apply
@@ -14,7 +13,7 @@ from mailwizard.steps.composite import Joint
 from mailwizard.steps.dkim import DkimAnswers
 from mailwizard.steps.dmarc import DmarcAnswers
 from tests.pilot.harness import apply_from_review, hub_ready, make_app, static_text, wait_for
-from tests.support import RecordingRunner, make_key, sandbox_system
+from tests.support import RecordingRunner, fake_genkey, sandbox_system
 
 
 async def _fix(pilot: object, app: object, step: str) -> ReviewScreen:
@@ -53,13 +52,7 @@ async def test_stale_aliases_db_is_rebuilt_from_the_hub(sandbox: Path,
 async def test_stopped_opendkim_is_started_from_the_hub(sandbox: Path,
                                                         runner: RecordingRunner) -> None:
     # DKIM configured as an apply leaves it, then opendkim stopped (no pid file).
-    def genkey(argv: tuple[str, ...]) -> None:
-        """Like opendkim-genkey -D DIR: the key and its record in the private directory."""
-        out = sandbox / argv[argv.index("-D") + 1].lstrip("/")
-        shutil.move(make_key(sandbox), out / "mail.private")
-        (out / "mail.txt").write_text('mail._domainkey IN TXT ( "v=DKIM1; k=rsa; p=x" )\n')
-
-    setup = RecordingRunner(effects={"opendkim-genkey": genkey})
+    setup = RecordingRunner(effects={"opendkim-genkey": fake_genkey(sandbox)})
     system = sandbox_system(sandbox, setup)
     step = by_name("dkim")
     plan = step.plan(Joint(DkimAnswers("example.com"), DmarcAnswers("none", "")), system)

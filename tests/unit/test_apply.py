@@ -27,16 +27,8 @@ from mailwizard.apply import (
 from mailwizard.plan import Command, FileChange, Plan
 from mailwizard.secret import Secret
 from mailwizard.system import System
+from tests.applyproc import ANSWERS
 from tests.support import RecordingRunner
-
-ANSWERS = """
-[hostname]
-fqdn = "mail.example.com"
-
-[domains]
-mydestination = ["example.com", "mail.example.com", "localhost.example.com", "localhost"]
-mynetworks = ["127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128", "192.168.1.0/24"]
-"""
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int, int, int]]:
