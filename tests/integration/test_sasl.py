@@ -22,11 +22,16 @@ from pathlib import Path
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import INITS, add_public_address, run_python, run_wizard
+from tests.integration.wizard import (
+    INITS,
+    add_public_address,
+    run_python,
+    run_wizard,
+    tls_namespace,
+)
 
 pytestmark = pytest.mark.integration
 
-HOSTNAME = "mail.example.com"
 PW_ALICE = "Int3gration-Alice-Pass"
 PW_BOB = "Int3gration-Bob-Secret"
 WRONG = "Wr0ng-Password-Given"
@@ -48,6 +53,14 @@ password_env = "{ENV_BOB}"
 OUTPUTS: list[str] = []  # everything the wizard printed, for the leak test
 
 
+NO_SASL_YET = """\
+postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
+postconf -X smtpd_sasl_auth_enable smtpd_sasl_local_domain smtpd_tls_auth_only
+# Left at Postfix's default (an expression on $compatibility_level).
+postconf -X smtpd_relay_restrictions
+rm -f /etc/postfix/sasl/smtpd.conf /var/spool/postfix/etc/sasldb2"""
+
+
 @pytest.fixture(scope="module", params=INITS)
 def ns(request: pytest.FixtureRequest) -> Iterator[Namespace]:
     """Postfix running with the snakeoil pair configured and no SASL yet (no init, and on a
@@ -56,24 +69,7 @@ def ns(request: pytest.FixtureRequest) -> Iterator[Namespace]:
     os.environ[ENV_ALICE] = PW_ALICE
     os.environ[ENV_BOB] = PW_BOB
     try:
-        with Namespace(hostname=HOSTNAME, systemd=request.param == "systemd") as namespace:
-            namespace.boot()
-            namespace.run(
-                """
-                make-ssl-cert generate-default-snakeoil --force-overwrite
-                postconf -e smtpd_tls_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem \\
-                            smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key \\
-                            smtpd_tls_security_level=may \\
-                            'mydestination=$myhostname, example.com, localhost'
-                postconf -e smtpd_authorized_xclient_hosts=127.0.0.1
-                postconf -X smtpd_sasl_auth_enable smtpd_sasl_local_domain smtpd_tls_auth_only
-                # Left at Postfix's default (an expression on $compatibility_level).
-                postconf -X smtpd_relay_restrictions
-                rm -f /etc/postfix/sasl/smtpd.conf /var/spool/postfix/etc/sasldb2
-                postfix reload
-                """,
-                timeout=120,
-            )
+        with tls_namespace(systemd=request.param == "systemd", more=NO_SASL_YET) as namespace:
             yield namespace
     finally:
         for key, value in saved.items():

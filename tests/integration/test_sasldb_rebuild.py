@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.nsenv import Namespace
-from tests.integration.wizard import run_wizard
+from tests.integration.wizard import run_wizard, tls_namespace
 
 pytestmark = pytest.mark.integration
 
@@ -45,16 +45,7 @@ DELETE = '[sasl]\nremove = ["bob@example.com"]\n'
 
 @pytest.fixture(scope="module")
 def ns() -> Iterator[Namespace]:
-    with Namespace(hostname="mail.example.com") as namespace:
-        namespace.boot()
-        namespace.run("""
-            make-ssl-cert generate-default-snakeoil --force-overwrite
-            postconf -e smtpd_tls_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem \\
-                        smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key \\
-                        smtpd_tls_security_level=may \\
-                        'mydestination=$myhostname, example.com, localhost'
-            postfix reload
-        """, timeout=120)
+    with tls_namespace() as namespace:
         yield namespace
 
 

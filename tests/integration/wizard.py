@@ -117,6 +117,25 @@ def prepared_namespace(
         yield ns
 
 
+# Postfix offering STARTTLS with a fresh snakeoil pair (SASL logins need it), example.com local.
+SNAKEOIL_TLS = """\
+make-ssl-cert generate-default-snakeoil --force-overwrite
+postconf -e smtpd_tls_cert_file=/etc/ssl/certs/ssl-cert-snakeoil.pem \\
+            smtpd_tls_key_file=/etc/ssl/private/ssl-cert-snakeoil.key \\
+            smtpd_tls_security_level=may \\
+            'mydestination=$myhostname, example.com, localhost'"""
+
+
+@contextmanager
+def tls_namespace(*, systemd: bool = False, more: str = "") -> Iterator[Namespace]:
+    """A booted mail.example.com with :data:`SNAKEOIL_TLS` (then ``more``) and Postfix
+    reloaded: where the SASL scenarios start."""
+    with Namespace(hostname="mail.example.com", systemd=systemd) as ns:
+        ns.boot()
+        ns.run(f"{SNAKEOIL_TLS}\n{more}\npostfix reload", timeout=120)
+        yield ns
+
+
 def run_wizard(
     ns: Namespace, *args: str, env: str = "", timeout: float = 240.0
 ) -> subprocess.CompletedProcess[str]:
