@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import signal
 import stat
 import time
 from pathlib import Path
@@ -219,6 +220,24 @@ def test_fast_commands_are_fast(sh_runner: ShRunner) -> None:
         sh_runner.run(["true"])
         times.append(time.monotonic() - start)
     assert min(times) < 0.08  # sh's own _timeout would add 0.1 s to every call
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_daemon_holding_the_output_open_does_not_hold_the_command(
+        sh_runner: ShRunner, streamed: bool) -> None:
+    """``postfix start`` and opendkim leave daemons behind: one that kept the command's
+    output pipe is not waited for beyond a short drain, and what was printed is kept."""
+    seen: list[str] = []
+    started = time.monotonic()
+    result = sh_runner.run(["sh", "-c", "echo started; setsid sleep 30 & echo $! >&2"],
+                           on_line=seen.append if streamed else None, timeout=20)
+    took = time.monotonic() - started
+    daemon = int((result.stderr or result.stdout).split()[-1])
+    try:
+        assert result.ok and "started" in result.stdout
+        assert took < 10, took
+    finally:
+        os.kill(daemon, signal.SIGKILL)
 
 
 def test_missing_program(sh_runner: ShRunner) -> None:
