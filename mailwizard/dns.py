@@ -117,6 +117,7 @@ _NOT_PUBLIC = tuple((ipaddress.ip_network(n), why) for n, why in (
     ("fec0::/10", "a site-local address (fec0::/10, deprecated)"),
 ))
 UNREACHABLE = "not reachable from the Internet"
+LEFT_OUT = " is not published: "  # in the note for each address left out (dns.a shows it)
 
 
 def not_public(address: str) -> str:
@@ -162,7 +163,7 @@ def _publishable(found: list[tuple[str, str]], family: int, notes: list[str]) ->
     todo = ("give the public address with --ipv4 (behind NAT: the router's)" if family == 4
             else "give the global IPv6 address with --ipv6; with none, no AAAA is right")
     for address, where in found:
-        notes.append(f"{where} is not published: {not_public(address)}, {UNREACHABLE}; {todo}")
+        notes.append(f"{where}{LEFT_OUT}{not_public(address)}, {UNREACHABLE}; {todo}")
     return []
 
 

@@ -28,7 +28,7 @@ from mailwizard import dnsrecords
 from mailwizard.checks import BOUND as BOUND  # re-exported: the names callers know
 from mailwizard.checks import QUERY_TIMEOUT as QUERY_TIMEOUT
 from mailwizard.checks import TRY_TIMEOUT, CheckResult, Status
-from mailwizard.dns import Config, a_label, absolute
+from mailwizard.dns import LEFT_OUT, Config, a_label, absolute
 
 IDS = ("dns.a", "dns.mx", "dns.spf", "dns.dkim", "dns.dmarc", "dns.ptr", "dns.blocklist")
 
@@ -229,8 +229,10 @@ async def check_a(cfg: Config, look: Lookup) -> CheckResult:
         else:
             parts.append(_result("dns.a", "pass", f"{host} {rdtype} {', '.join(got.values)}",
                                  expected, f"{host} {rdtype} {', '.join(got.values)}"))
-    if not parts:
-        return _result("dns.a", "skip", "no address of this server to look for", "", "")
+    if not parts:  # say why an address was left out (a LAN or ULA one), if one was
+        left_out = [n for n in cfg.notes if LEFT_OUT in n]
+        return _result("dns.a", "skip", "; ".join(left_out)
+                       or "no address of this server to look for", "", "")
     return _combine("dns.a", parts)
 
 

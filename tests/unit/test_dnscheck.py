@@ -78,3 +78,16 @@ def test_streaming_gives_every_id_once(silent: int) -> None:
         return [r.id async for r in dnscheck.stream(CONFIG, look, bound=2.0)]
 
     assert sorted(asyncio.run(collect())) == sorted(dnscheck.IDS)
+
+
+def test_with_no_public_address_dns_a_says_which_were_left_out_and_why() -> None:
+    import dataclasses
+
+    note = ("10.0.0.5 (eth0) is not published: a private address (RFC 1918), not reachable "
+            "from the Internet; give the public address with --ipv4 (behind NAT: the router's)")
+    config = dataclasses.replace(CONFIG, ipv4=(), ipv6=(), notes=(note, "no DKIM key yet"))
+    result = asyncio.run(dnscheck.check_a(config, dnscheck.Lookup(("127.0.0.1", 9))))
+    assert (result.status, result.detail) == ("skip", note)
+    bare = dataclasses.replace(config, notes=())
+    result = asyncio.run(dnscheck.check_a(bare, dnscheck.Lookup(("127.0.0.1", 9))))
+    assert result.detail == "no address of this server to look for"
