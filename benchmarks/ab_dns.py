@@ -15,13 +15,13 @@ import subprocess
 import sys
 import time
 
-from .live_checks import ONE_QUERY, _setup
+from .live_checks import ONE_QUERY
 from .timing import ROOT
 
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
-    from tests.integration.nsenv import Namespace
+    from tests.integration.test_live import live_server
 
     other, rounds = argv[0], int(argv[1]) if len(argv) > 1 else 9
     py = sys.executable
@@ -29,8 +29,7 @@ def main(argv: list[str]) -> int:
     sides = {f"check in {other}": (other, check), "check here": (str(ROOT), check),
              "one query (MX)": (str(ROOT), [py, "-c", ONE_QUERY, "example.com", "MX"])}
     times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in sides}
-    with Namespace(hostname="mail.example.com") as ns:
-        _setup(ns)
+    with live_server() as ns:
         enter = [*ns._nsenter(), "env", f"PATH={ns._env()['PATH']}"]
         for cwd, argv_ in sides.values():  # once, untimed
             subprocess.run([*enter, *argv_], cwd=cwd, capture_output=True)

@@ -12,17 +12,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .live_checks import _setup
 from .timing import ROOT
 
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
-    from tests.integration.nsenv import Namespace
+    from tests.integration.test_live import live_server
 
     out = Path(argv[0] if argv else "dns-profile.txt").resolve()
-    with Namespace(hostname="mail.example.com") as ns:
-        _setup(ns)
+    with live_server() as ns:
         enter = [*ns._nsenter(), "env", f"PATH={ns._env()['PATH']}"]
         check = (argv[1:] or ["-m", "mailwizard", "check", "--nameserver", "127.0.0.1"])
         subprocess.run([*enter, sys.executable, *check], cwd=ROOT, capture_output=True)
