@@ -5,8 +5,9 @@ namespaces in which real Postfix, opendkim and nsd can run on loopback without
 touching the machine's own mail set-up:
 
 * /etc, /var/spool/postfix, /var/lib/postfix, /var/mail, /var/log, /run,
-  /var/backups and /var/lib/opendkim (when present) are overlayfs mounts whose
-  upper layer lives on a private tmpfs: writes inside never reach the disk;
+  /var/backups, /var/lib/opendkim and /var/cache/debconf (when present) are
+  overlayfs mounts whose upper layer lives on a private tmpfs: writes inside never
+  reach the disk;
 * the network is a fresh one with only ``lo`` (up), so nothing leaves the machine;
 * the hostname is the test's own; /etc/resolv.conf says ``nameserver 127.0.0.1``;
 * every process started inside dies with the namespace's init (``--pid``).
@@ -69,6 +70,9 @@ OVERLAY_DIRS: tuple[str, ...] = (
     "/run",
     "/var/backups",
     "/var/lib/opendkim",
+    # make-ssl-cert and debconf-set-selections take debconf's lock: shared, a namespace
+    # (or apt on the host) holding it failed another's apply, and writes reached the host.
+    "/var/cache/debconf",
 )
 """Directories made copy-on-write inside the namespace (missing ones are skipped)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import socket
@@ -82,6 +83,19 @@ def test_overlays_keep_owner_and_mode(ns: Namespace, path: str) -> None:
     inside = ns.run(f"findmnt -n -o FSTYPE {path}; stat -c '%U:%G %a' {path}").stdout.split()
     outside = subprocess.run(["stat", "-c", "%U:%G %a", path], capture_output=True, text=True)
     assert inside == ["overlay", *outside.stdout.split()]
+
+
+def test_debconf_inside_neither_waits_for_nor_writes_the_host_database(ns: Namespace) -> None:
+    """make-ssl-cert (the TLS step) takes debconf's lock: apt or another test's namespace
+    holding the host's lock must not fail an apply inside, and nothing inside reaches it."""
+    config = Path("/var/cache/debconf/config.dat")
+    before = config.read_bytes()
+    with config.open("rb") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        ns.run("echo 'mw-harness mw-harness/probe string inside' | debconf-set-selections")
+        found = ns.run("grep -c '^Name: mw-harness/probe$' /var/cache/debconf/config.dat").stdout
+    assert found.strip() == "1"
+    assert config.read_bytes() == before
 
 
 # -- daemons --------------------------------------------------------------------
