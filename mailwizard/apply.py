@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from mailwizard import postfix, runlock, runtemps, services, tempdirs
+from mailwizard.failadvice import advice
 from mailwizard.interrupt import Cancel
 from mailwizard.plan import POSTFIX_CHECK, PRIVATE_DIR, Command, Install, Plan
 from mailwizard.system import CommandError, System, UnsafeFile
@@ -572,7 +573,7 @@ class _Run(_Log):
             for item in cmd.installs:
                 self._install(item, private)
         except CommandError as exc:
-            raise ApplyFailed(cmd.display(), f"{exc.reason}\n{_tail(exc.output)}") from exc
+            raise ApplyFailed(cmd.display(), _why(exc)) from exc
         except UnsafeFile as exc:
             raise ApplyFailed(cmd.display(), str(exc)) from exc
         finally:
@@ -618,7 +619,7 @@ class _Run(_Log):
             try:
                 services.control(self.system, name, action)
             except CommandError as exc:
-                raise ApplyFailed(f"{action} {name}", f"{exc.reason}\n{_tail(exc.output)}") from exc
+                raise ApplyFailed(f"{action} {name}", _why(exc)) from exc
             self.emit("ok", f"{action} {name}")
         if "postfix" in self.plan.reload | self.plan.restart and not services.postfix_running(
             self.system
@@ -637,6 +638,12 @@ def _private_dir(system: System) -> str:
 
 def _tail(text: str, lines: int = 8) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _why(exc: CommandError) -> str:
+    """The reason, the command's last lines, and what to do when the cause is outside."""
+    hint = advice(exc.output)
+    return f"{exc.reason}\n{_tail(exc.output)}" + (f"\n{hint}" if hint else "")
 
 
 def apply(system: System, plan: Plan, emit: Emit | None = None,

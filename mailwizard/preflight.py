@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from mailwizard import postfix
+from mailwizard.failadvice import advice
 from mailwizard.system import CommandError, System
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
@@ -214,7 +215,8 @@ def run_install(
             system.run(cmd.argv, stdin=cmd.stdin, timeout=cmd.timeout, on_line=sink,
                        env=cmd.env or None)
         except CommandError as exc:
-            return InstallResult(False, shown, exc.reason)
+            hint = advice(exc.output)
+            return InstallResult(False, shown, exc.reason + (f"\n{hint}" if hint else ""))
     on_progress(Progress(100.0, "installed"))
     return InstallResult(True)
 

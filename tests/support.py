@@ -86,6 +86,7 @@ class RecordingRunner:
     effects: dict[str, Callable[[tuple[str, ...]], None]] = field(default_factory=dict)
     reader: ShRunner = field(default_factory=SandboxReader)
     output: str = "ok\n"
+    fail_output: str = ""  # what a failing command printed, instead of "fake failure: ..."
 
     def run(
         self,
@@ -103,7 +104,7 @@ class RecordingRunner:
             self.effects[argv[0]](argv)
         if self.fail_on(argv):
             if check:
-                raise CommandError(argv, 1, "fake failure: " + " ".join(argv))
+                raise CommandError(argv, 1, self.fail_output or "fake failure: " + " ".join(argv))
             return Result(argv, 1, "", "fake failure")
         if on_line:
             for line in self.output.splitlines():

@@ -24,6 +24,7 @@ from mailwizard.apply import (
     latest_backup,
     rollback,
 )
+from mailwizard.failadvice import advice
 from mailwizard.plan import Command, FileChange, Plan
 from mailwizard.secret import Secret
 from mailwizard.system import System
@@ -154,6 +155,22 @@ def test_failure_log_names_the_step(system: System, runner: RecordingRunner) -> 
     result = apply(system, full_plan(system))
     assert result.failed == "postfix check"
     assert any(line.startswith("fail: postfix check") for line in result.log)
+
+
+DEBCONF_LOCKED = ('debconf: DbDriver "config": /var/cache/debconf/config.dat is locked by '
+                  "another process: Resource temporarily unavailable")
+
+
+def test_apply_failure_reason_carries_the_advice_and_the_output(
+    system: System, runner: RecordingRunner
+) -> None:
+    runner.fail_on = lambda argv: argv == ("postfix", "check")
+    runner.fail_output = DEBCONF_LOCKED
+    result = apply(system, full_plan(system))
+    assert not result.ok and result.restored
+    assert DEBCONF_LOCKED in result.reason
+    assert result.reason.rstrip().endswith(advice(DEBCONF_LOCKED))
+    assert "unattended-upgrades" in result.reason
 
 
 def test_postconf_warning_after_writing_fails_and_restores(
