@@ -23,6 +23,7 @@ from mailwizard.system import System
 
 if typing.TYPE_CHECKING:
     from mailwizard.answers import Chosen
+    from mailwizard.apply import ApplyResult
 
 EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
@@ -52,8 +53,8 @@ def _epilog() -> str:
     return (
         f"steps (open one screen directly, e.g. `mailwizard dkim`):\n{steps}\n\n"
         f"verbs:\n{verbs}\n\n"
-        "exit codes: 0 ok, 1 invalid answers (nothing written), 2 apply failed (files restored),"
-        " 3 not available yet"
+        "exit codes: 0 ok, 1 invalid answers (nothing written), 2 apply failed or stopped "
+        "(files restored; its last line says which), 3 not available yet"
     )
 
 
@@ -309,7 +310,26 @@ def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]
     else:
         _say(f"mailwizard: NOT every file could be restored: the old files are in "
              f"{result.backup}", err=True)
+    _say(f"mailwizard: outcome: {_outcome(result)} (exit {EXIT_FAILED})", err=True)
     return EXIT_FAILED
+
+
+def _outcome(result: ApplyResult) -> str:
+    """The last line of a failed or stopped apply. The CLI contract gives both exit 2 (not
+    applied, files restored): this line tells a stop (a signal, the TUI's quit) from a
+    failure, for people and for scripts."""
+    from mailwizard.apply import INTERRUPTED
+
+    if result.backup is None:
+        files = "nothing was written"
+    elif result.restored:
+        files = "every file restored"
+    else:
+        files = "NOT every file restored"
+    if result.failed == INTERRUPTED:
+        by = result.reason.removeprefix("stopped ").removesuffix(" (nothing was written)")
+        return f"STOPPED {by}, not failed; {files}"
+    return f"FAILED at {result.failed}; {files}"
 
 
 def _zone_parser() -> argparse.ArgumentParser:
