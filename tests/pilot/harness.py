@@ -21,6 +21,7 @@ from tests.support import RecordingRunner, sandbox_system
 
 if TYPE_CHECKING:
     from mailwizard.screens.apply import ApplyScreen
+    from mailwizard.screens.hub import HubScreen
     from mailwizard.screens.step_base import StepScreen
 
 FIXED_STAMP = "20260101T000000000000Z"
@@ -69,7 +70,8 @@ async def wait_for(pilot: Pilot[None], predicate: Callable[[], bool],
     await pilot.pause()
 
 
-async def hub_ready(pilot: Pilot[None]) -> None:
+async def hub_ready(pilot: Pilot[None]) -> HubScreen:
+    """Wait for the hub with every status filled in; return it."""
     from mailwizard.screens.hub import HubScreen
 
     app = pilot.app
@@ -78,6 +80,7 @@ async def hub_ready(pilot: Pilot[None]) -> None:
     assert isinstance(hub, HubScreen)
     await wait_for(pilot, lambda: not hub.checking and len(hub.statuses) == len(hub.listed),
                    what="hub statuses")
+    return hub
 
 
 async def step_ready(pilot: Pilot[None]) -> None:

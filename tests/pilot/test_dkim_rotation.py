@@ -19,7 +19,6 @@ from mailwizard import opendkim, report, services
 from mailwizard.checks import CheckResult
 from mailwizard.screens.dkim import DkimScreen
 from mailwizard.screens.dns import DnsScreen
-from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
 from mailwizard.steps import dkim
 from mailwizard.steps.dkim import ROTATION_FILE, Rotation, rotation_text
@@ -173,9 +172,7 @@ async def test_the_hub_says_the_rotation_waits(sandbox: Path, runner: RecordingR
     monkeypatch.setattr(services, "opendkim_running", lambda system: True)
     app = make_app(sandbox, runner)
     async with app.run_test(size=SIZE) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         status = hub.statuses["dkim"]
         assert (status.symbol, status.summary) == ("!", "s2026 waits for DNS")
         assert "dkim" not in hub.fixes  # a warning: the DKIM screen finishes it

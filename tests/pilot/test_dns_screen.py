@@ -11,7 +11,6 @@ from textual.widgets import DataTable
 
 from mailwizard import dns, lastreport
 from mailwizard.screens.dns import DnsScreen
-from mailwizard.screens.hub import HubScreen
 from mailwizard.system import System
 from tests.pilot.dns_recorded import CONFIG, RESULTS, Recorded
 from tests.pilot.harness import hub_ready, make_app, screen_rows, static_text, wait_for
@@ -116,9 +115,7 @@ async def test_the_hub_row_shows_the_last_result_and_keeps_it(
         sandbox: Path, runner: RecordingRunner, recorded: Recorded) -> None:
     app = make_app(sandbox, runner)
     async with app.run_test(size=(120, 40)) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         assert hub.statuses["dns"].summary == "not checked yet"
         app.open_step("dns", from_hub=True)
         await ready(pilot)
@@ -135,8 +132,6 @@ async def test_the_hub_row_shows_the_last_result_and_keeps_it(
     # The wizard closed and opened again: the row still says what the check found.
     again = make_app(sandbox, runner)
     async with again.run_test(size=(120, 40)) as pilot:
-        await hub_ready(pilot)
-        hub = again.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         assert hub.statuses["dns"].summary == "2 fail, 2 warn, just now"
         assert "2 fail, 2 warn, just now" in " ".join(" ".join(screen_rows(again)).split())

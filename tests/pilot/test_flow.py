@@ -44,9 +44,7 @@ def tree_digest(root: Path) -> dict[str, str]:
 async def test_hub_lists_every_step_with_status(sandbox: Path, runner: RecordingRunner) -> None:
     app = make_app(sandbox, runner)
     async with app.run_test(size=(80, 24)) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         listed = [s for s in STEPS if s.listed]
         assert len(listed) >= 9
         options = hub.query_one("#steps", OptionList)
@@ -153,9 +151,7 @@ async def test_hostname_review_apply(sandbox: Path, runner: RecordingRunner) -> 
         # Back to the hub; its statuses are read again.
         await pilot.press("escape")
         assert isinstance(app.screen, HubScreen)
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         assert hub.statuses["hostname"].state == "ok"
         assert hub.statuses["hostname"].summary == "mail.example.com"
 

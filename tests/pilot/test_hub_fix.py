@@ -38,9 +38,7 @@ async def test_stale_aliases_db_is_rebuilt_from_the_hub(sandbox: Path,
     aliases.write_text(aliases.read_text() + "root: admin@example.net\n")  # map not rebuilt
     app = make_app(sandbox, runner)
     async with app.run_test(size=(80, 24)) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         assert hub.statuses["aliases"].summary == "aliases.db out of date"
         review = await _fix(pilot, app, "aliases")
         assert "postalias hash:" in static_text(review, "#review-commands")
@@ -61,9 +59,7 @@ async def test_stopped_opendkim_is_started_from_the_hub(sandbox: Path,
     (sandbox / "run/opendkim/opendkim.pid").unlink(missing_ok=True)
     app = make_app(sandbox, runner)
     async with app.run_test(size=(80, 24)) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         assert hub.statuses["dkim"].summary == "opendkim not running"
         review = await _fix(pilot, app, "dkim")
         commands = static_text(review, "#review-commands")
@@ -80,9 +76,7 @@ async def test_a_problem_with_no_fix_of_its_own_offers_none(sandbox: Path,
     """The fresh fixture's hostname (``debian``) is a ✖ that only the form can fix."""
     app = make_app(sandbox, runner)
     async with app.run_test(size=(80, 24)) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         assert hub.statuses["hostname"].state == "problem"
         assert "hostname" not in hub.fixes
         await pilot.press("f")
@@ -99,9 +93,7 @@ async def test_a_missing_spf_checker_says_what_to_install(sandbox: Path,
     assert apply(system, by_name("spf").plan(SpfAnswers(), system)).ok
     app = make_app(sandbox, runner)
     async with app.run_test(size=(80, 24)) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         assert hub.statuses["spf"].summary == "policyd-spf not installed"
         assert "spf" not in hub.fixes
         index = [s.name for s in hub.listed].index("spf")

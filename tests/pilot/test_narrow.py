@@ -12,7 +12,6 @@ from textual.widgets import Static
 from textual.widgets._toast import Toast
 
 from mailwizard.plan import FileChange, Plan
-from mailwizard.screens.hub import HubScreen
 from mailwizard.screens.review import ReviewScreen
 from tests.pilot.harness import SIZES, hub_ready, make_app, screen_rows, step_ready, wait_for
 from tests.support import RecordingRunner
@@ -43,9 +42,7 @@ async def test_hub_statuses_are_not_cut(sandbox: Path, runner: RecordingRunner,
                              ("relay", "pass"), ("dkim", "fail"), ("spf", "pass"))}}))
     app = make_app(sandbox, runner)
     async with app.run_test(size=size) as pilot:
-        await hub_ready(pilot)
-        hub = app.screen
-        assert isinstance(hub, HubScreen)
+        hub = await hub_ready(pilot)
         panel = _steps_panel(screen_rows(app))
         assert not any("…" in row for row in panel), "\n".join(panel)
         flowing = " ".join(" ".join(panel).split())
