@@ -11,7 +11,15 @@ from pathlib import Path
 
 from mailwizard import dns
 from mailwizard.secret import Secret
-from mailwizard.system import DEFAULT_TIMEOUT, CommandError, LineSink, Result, ShRunner, System
+from mailwizard.system import (
+    DEFAULT_TIMEOUT,
+    CommandError,
+    LineSink,
+    Reader,
+    Result,
+    ShRunner,
+    System,
+)
 
 SANDBOX_POSTFIX_VERSION = "3.7.11"
 """The Postfix version every sandbox reports (``mail_version``), whatever the host runs: hub
@@ -39,9 +47,10 @@ class Call:
     env: dict[str, str] | None = None
 
 
-class SandboxReader(ShRunner):
+class SandboxReader(Reader):
     """Real read-only queries, except ``postfix status``: the sandbox's Postfix "runs";
     and postconf's ``mail_version`` is :data:`SANDBOX_POSTFIX_VERSION`, not the host's.
+    A command with a line sink (a test that streams real commands) goes through ShRunner.
 
     A bare ``postfix status`` would ask the host's Postfix, which is not the sandbox's; the
     reloads themselves are recorded by RecordingRunner.
@@ -63,8 +72,9 @@ class SandboxReader(ShRunner):
         if tuple(argv) == ("postfix", "status"):
             rc = 0 if self.postfix_running else 1
             return Result(tuple(argv), rc, "", "" if rc == 0 else "postfix is not running")
-        result = super().run(argv, stdin=stdin, timeout=timeout, check=check, on_line=on_line,
-                             env=env)
+        runner = ShRunner() if on_line is not None else super()
+        result = runner.run(argv, stdin=stdin, timeout=timeout, check=check, on_line=on_line,
+                            env=env)
         if argv and argv[0] == "postconf" and "mail_version = " in result.stdout:
             pinned = _MAIL_VERSION.sub(f"mail_version = {SANDBOX_POSTFIX_VERSION}", result.stdout)
             return Result(result.argv, result.rc, pinned, result.stderr)
@@ -84,7 +94,7 @@ class RecordingRunner:
     calls: list[Call] = field(default_factory=list)
     fail_on: Callable[[tuple[str, ...]], bool] = lambda argv: False
     effects: dict[str, Callable[[tuple[str, ...]], None]] = field(default_factory=dict)
-    reader: ShRunner = field(default_factory=SandboxReader)
+    reader: Reader = field(default_factory=SandboxReader)
     output: str = "ok\n"
     fail_output: str = ""  # what a failing command printed, instead of "fake failure: ..."
 

@@ -44,7 +44,8 @@ def stand_in(lines: int = LINES, *, quiet_seconds: float = 0.0) -> Command:
 
 def streaming_app(sandbox: Path) -> MailWizardApp:
     """The app on a sandbox whose commands really run (the stand-in touches nothing)."""
-    return MailWizardApp(System(root=sandbox, runner=SandboxReader(), run_commands=True),
+    return MailWizardApp(System(root=sandbox, runner=SandboxReader(), reader=SandboxReader(),
+                                run_commands=True),
                          euid=0)
 
 

@@ -126,7 +126,7 @@ def sandbox(tmp_path: Path) -> System:
     with (root / "etc/postfix/main.cf").open("a") as f:
         f.write(f"maillog_file = {LOG}\n")
     (root / LOG.lstrip("/")).write_text("")
-    return System(root=root, runner=SandboxReader())
+    return System(root=root, runner=SandboxReader(), reader=SandboxReader())
 
 
 @pytest.fixture

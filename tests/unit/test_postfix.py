@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from mailwizard import postfix
-from mailwizard.system import Result, ShRunner, System
+from mailwizard.system import Reader, Result, System
 from tests.support import RecordingRunner, sandbox_system
 
 
-class CountingReader(ShRunner):
+class CountingReader(Reader):
     """The real runner, remembering every argv it ran."""
 
     def __init__(self) -> None:
@@ -257,7 +257,7 @@ def test_the_sandbox_reports_its_own_postfix_version_not_the_hosts(sandbox: Path
     main.write_text(main.read_text() + "mail_version = 3.7.99\n")
     assert "3.7.99" in System(root=sandbox).query(
         ["postconf", "-c", str(main.parent), "-h", "mail_version"]).stdout  # the host's answer
-    assert postfix.version(System(root=sandbox, runner=SandboxReader())) == (
+    assert postfix.version(System(root=sandbox, reader=SandboxReader())) == (
         SANDBOX_POSTFIX_VERSION)
 
 

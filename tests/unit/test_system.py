@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mailwizard.secret import MASK, Secret
-from mailwizard.system import CommandError, FileInfo, ShRunner, System
+from mailwizard.system import CommandError, FileInfo, Reader, ShRunner, System
 from tests.support import RecordingRunner, sandbox_system
 
 PASSWORD = "correct-horse-battery-staple"
@@ -150,13 +150,19 @@ def test_query_uses_the_reader_and_run_the_runner(system: System) -> None:
 
 def test_without_a_reader_the_runner_answers_queries(sandbox: Path) -> None:
     runner = RecordingRunner()  # it has a reader of its own, but the System is not told
-    system = System(root=sandbox, runner=runner)
-    assert system.reader is None
+    system = System(root=sandbox, runner=runner, reader=None)
     system.query(["echo", "hi"])
     assert runner.argvs() == [("echo", "hi")]
 
 
-# --- ShRunner --------------------------------------------------------------------------
+def test_queries_go_through_subprocess_and_commands_through_sh() -> None:
+    system = System()
+    assert isinstance(system.reader, Reader) and isinstance(system.runner, ShRunner)
+    with pytest.raises(TypeError, match="no line sink"):
+        system.reader.run(["true"], on_line=print)
+
+
+# --- ShRunner and Reader: what both guarantee ------------------------------------------
 
 
 @pytest.fixture
@@ -164,60 +170,66 @@ def sh_runner() -> ShRunner:
     return ShRunner()
 
 
-def test_stdin_reaches_the_process(sh_runner: ShRunner) -> None:
-    result = sh_runner.run(["cat"], stdin="line one\nline two\n")
+@pytest.fixture(params=[ShRunner, Reader], ids=["sh", "reader"])
+def either(request: pytest.FixtureRequest) -> ShRunner | Reader:
+    made: ShRunner | Reader = request.param()
+    return made
+
+
+def test_stdin_reaches_the_process(either: ShRunner | Reader) -> None:
+    result = either.run(["cat"], stdin="line one\nline two\n")
     assert result.ok and result.rc == 0
     assert result.stdout == "line one\nline two\n"
     assert result.argv == ("cat",)
 
 
-def test_stdout_and_stderr_are_separate(sh_runner: ShRunner) -> None:
-    result = sh_runner.run(["sh", "-c", "echo out; echo err >&2"])
+def test_stdout_and_stderr_are_separate(either: ShRunner | Reader) -> None:
+    result = either.run(["sh", "-c", "echo out; echo err >&2"])
     assert (result.stdout, result.stderr) == ("out\n", "err\n")
 
 
-def test_environment_is_c_locale(sh_runner: ShRunner) -> None:
-    assert sh_runner.run(["sh", "-c", "echo $LC_ALL"]).stdout == "C\n"
-    assert sh_runner.run(["sh", "-c", "echo $X"], env={"X": "y"}).stdout == "y\n"
+def test_environment_is_c_locale(either: ShRunner | Reader) -> None:
+    assert either.run(["sh", "-c", "echo $LC_ALL"]).stdout == "C\n"
+    assert either.run(["sh", "-c", "echo $X"], env={"X": "y"}).stdout == "y\n"
 
 
-def test_argv_is_not_a_shell_string(sh_runner: ShRunner, tmp_path: Path) -> None:
+def test_argv_is_not_a_shell_string(either: ShRunner | Reader, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    result = sh_runner.run(["echo", f"$(touch {marker}); `touch {marker}`"])
+    result = either.run(["echo", f"$(touch {marker}); `touch {marker}`"])
     assert "$(touch" in result.stdout
     assert not marker.exists()
 
 
-def test_nonzero_exit(sh_runner: ShRunner) -> None:
+def test_nonzero_exit(either: ShRunner | Reader) -> None:
     with pytest.raises(CommandError) as exc:
-        sh_runner.run(["sh", "-c", "echo some output; exit 3"])
+        either.run(["sh", "-c", "echo some output; exit 3"])
     assert exc.value.rc == 3
     assert "exit code 3" in str(exc.value) and "some output" in str(exc.value)
-    result = sh_runner.run(["sh", "-c", "exit 3"], check=False)
+    result = either.run(["sh", "-c", "exit 3"], check=False)
     assert result.rc == 3 and not result.ok
 
 
-def test_timeout(sh_runner: ShRunner) -> None:
+def test_timeout(either: ShRunner | Reader) -> None:
     start = time.monotonic()
     with pytest.raises(CommandError) as exc:
-        sh_runner.run(["sleep", "10"], timeout=0.3)
+        either.run(["sleep", "10"], timeout=0.3)
     assert "timed out" in str(exc.value)
     assert time.monotonic() - start < 5
 
 
-def test_timeout_kills_what_the_command_started(sh_runner: ShRunner) -> None:
+def test_timeout_kills_what_the_command_started(either: ShRunner | Reader) -> None:
     start = time.monotonic()
     with pytest.raises(CommandError, match="timed out"):
-        sh_runner.run(["sh", "-c", "sleep 10; echo late"], timeout=0.3)
+        either.run(["sh", "-c", "sleep 10; echo late"], timeout=0.3)
     assert time.monotonic() - start < 5
 
 
-def test_fast_commands_are_fast(sh_runner: ShRunner) -> None:
-    sh_runner.run(["true"])
+def test_fast_commands_are_fast(either: ShRunner | Reader) -> None:
+    either.run(["true"])
     times = []
     for _ in range(5):
         start = time.monotonic()
-        sh_runner.run(["true"])
+        either.run(["true"])
         times.append(time.monotonic() - start)
     assert min(times) < 0.08  # sh's own _timeout would add 0.1 s to every call
 
@@ -240,28 +252,38 @@ def test_a_daemon_holding_the_output_open_does_not_hold_the_command(
         os.kill(daemon, signal.SIGKILL)
 
 
-def test_missing_program(sh_runner: ShRunner) -> None:
+def test_a_query_whose_daemon_holds_the_output_ends_at_its_timeout() -> None:
+    """A query starts no daemon; one that does anyway cannot hang the plan: it fails
+    at its timeout (the daemon it left outside its group is not waited for)."""
+    started = time.monotonic()
+    with pytest.raises(CommandError, match="timed out after 0.5 s") as exc:
+        Reader().run(["sh", "-c", "setsid sleep 3 & wait"], timeout=0.5)
+    assert time.monotonic() - started < 10
+    assert exc.value.rc is None
+
+
+def test_missing_program(either: ShRunner | Reader) -> None:
     with pytest.raises(CommandError) as exc:
-        sh_runner.run(["no-such-program-xyz", "--flag"])
+        either.run(["no-such-program-xyz", "--flag"])
     assert "not installed" in str(exc.value)
     with pytest.raises(CommandError) as exc:
-        sh_runner.run(["/nonexistent/bin/prog"])
+        either.run(["/nonexistent/bin/prog"])
     assert "not installed" in str(exc.value)
 
 
-def test_not_an_executable(sh_runner: ShRunner, tmp_path: Path) -> None:
+def test_not_an_executable(either: ShRunner | Reader, tmp_path: Path) -> None:
     script = tmp_path / "junk"
     script.write_bytes(b"\x00\x01\x02 not a program")
     script.chmod(0o755)
     with pytest.raises(CommandError, match="could not start"):
-        sh_runner.run([str(script)])
+        either.run([str(script)])
 
 
-def test_killed_by_a_signal(sh_runner: ShRunner) -> None:
+def test_killed_by_a_signal(either: ShRunner | Reader) -> None:
     with pytest.raises(CommandError) as exc:
-        sh_runner.run(["sh", "-c", "kill -9 $$"])
+        either.run(["sh", "-c", "kill -9 $$"])
     assert "SIGKILL" in str(exc.value)
-    assert sh_runner.run(["sh", "-c", "kill -9 $$"], check=False).rc == -9
+    assert either.run(["sh", "-c", "kill -9 $$"], check=False).rc == -9
 
 
 def test_on_line_streams_lines(sh_runner: ShRunner) -> None:
@@ -306,21 +328,21 @@ def test_a_streamed_command_without_input_reads_end_of_file_at_once(
     assert result.ok and seen == ["read-to-the-end"]
 
 
-def test_secret_stdin_never_in_result(sh_runner: ShRunner) -> None:
-    result = sh_runner.run(["cat"], stdin=Secret(PASSWORD))
+def test_secret_stdin_never_in_result(either: ShRunner | Reader) -> None:
+    result = either.run(["cat"], stdin=Secret(PASSWORD))
     assert PASSWORD not in repr(result)
     assert result.stdout == MASK
-    result = sh_runner.run(["sh", "-c", "cat >&2"], stdin=Secret(PASSWORD + "\n"))
+    result = either.run(["sh", "-c", "cat >&2"], stdin=Secret(PASSWORD + "\n"))
     assert PASSWORD not in repr(result)
 
 
-def test_secret_stdin_never_in_exception(sh_runner: ShRunner) -> None:
+def test_secret_stdin_never_in_exception(either: ShRunner | Reader) -> None:
     with pytest.raises(CommandError) as exc:
-        sh_runner.run(["sh", "-c", "cat; cat >&2; exit 1"], stdin=Secret(PASSWORD))
+        either.run(["sh", "-c", "cat; cat >&2; exit 1"], stdin=Secret(PASSWORD))
     text = f"{exc.value} {exc.value.output} {exc.value!r}"
     assert PASSWORD not in text
     with pytest.raises(CommandError) as exc:
-        sh_runner.run(["sh", "-c", "cat; kill -9 $$"], stdin=Secret(PASSWORD))
+        either.run(["sh", "-c", "cat; kill -9 $$"], stdin=Secret(PASSWORD))
     assert PASSWORD not in f"{exc.value} {exc.value.output}"
     assert exc.value.__cause__ is None and exc.value.__suppress_context__
 
@@ -331,8 +353,8 @@ def test_secret_stdin_never_in_streamed_lines(sh_runner: ShRunner) -> None:
     assert PASSWORD not in "".join(seen) + result.stdout
 
 
-def test_secret_reaches_the_process_unmasked(sh_runner: ShRunner) -> None:
-    result = sh_runner.run(["sh", "-c", f'read p; [ "$p" = "{PASSWORD}" ] && echo same'],
+def test_secret_reaches_the_process_unmasked(either: ShRunner | Reader) -> None:
+    result = either.run(["sh", "-c", f'read p; [ "$p" = "{PASSWORD}" ] && echo same'],
                            stdin=Secret(PASSWORD + "\n"))
     assert result.stdout == "same\n"
 

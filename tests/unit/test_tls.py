@@ -25,7 +25,7 @@ from mailwizard.steps.tls import (
     check_pair,
     judge,
 )
-from mailwizard.system import Result, ShRunner, System
+from mailwizard.system import Reader, Result, System
 from mailwizard.x509 import X509Info, name_matches, parse_x509
 from tests.support import RecordingRunner, sandbox_system
 
@@ -240,7 +240,7 @@ class SpyReader:
     seen: list[str]
 
     def run(self, argv: Sequence[str], **kwargs: object) -> Result:
-        result = ShRunner().run(argv, **kwargs)  # type: ignore[arg-type]
+        result = Reader().run(argv, **kwargs)  # type: ignore[arg-type]
         self.seen.extend([" ".join(argv), result.stdout, result.stderr])
         return result
 

@@ -1,0 +1,78 @@
+"""Profile the headless full apply: ``python -m benchmarks.profile_apply [OUT]``.
+
+The namespace and the fresh state are the apply figure's (``apply_vs_shell``). The apply runs
+there twice from the fresh state: once recording every command the runner starts (how it
+was started, captured or streamed, and how long it took), once under pyinstrument. Both
+reports go to OUT (default: apply-profile.txt). Needs root.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from .apply_vs_shell import FRESH, PASSWORD, RESTORE, SAVE, SAVED
+from .timing import ROOT
+
+# Runs inside the namespace: the CLI's apply, with the runner wrapped to log each command.
+RECORD = """
+import sys, time
+from mailwizard import system
+from mailwizard.cli import main
+log = []
+real = system.ShRunner.run
+def run(self, argv, **kw):
+    start = time.perf_counter()
+    try:
+        return real(self, argv, **kw)
+    finally:
+        how = "streamed" if kw.get("on_line") else "captured"
+        log.append(f"{(time.perf_counter() - start) * 1000:8.1f} ms  {how:8}  "
+                   + " ".join(argv)[:110])
+system.ShRunner.run = run
+start = time.perf_counter()
+rc = main(["apply", sys.argv[1]])
+total = (time.perf_counter() - start) * 1000
+spent = sum(float(line.split()[0]) for line in log)
+with open(sys.argv[2], "w") as out:
+    print(f"exit {rc}; {len(log)} commands, {spent:.0f} ms of {total:.0f} ms in main()", file=out)
+    print("\\n".join(log), file=out)
+"""
+
+
+def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(ROOT))
+    from tests.integration.nsenv import Namespace
+    from tests.integration.wizard import full_answers
+
+    out = Path(argv[0] if argv else "apply-profile.txt").resolve()
+    with Namespace(hostname="old.example.org") as ns:
+        shared = ns.tmp
+        answers = shared / "answers.toml"
+        answers.write_text(full_answers())
+        password = shared / "password"
+        password.touch(mode=0o600)
+        password.write_text(PASSWORD)
+        ns.run(FRESH)
+        ns.boot()
+        ns.run(SAVE.format(saved=" ".join(SAVED)), timeout=120)
+        (shared / "restore.sh").write_text(RESTORE.format(shared=shared))
+        (shared / "record.py").write_text(RECORD)
+        enter = [*ns._nsenter(), "env", f"PATH={ns._env()['PATH']}",
+                 f"MAILWIZARD_PASSWORD_POSTMASTER={PASSWORD}", "PYTHONPATH=" + str(ROOT)]
+        restore = [*enter, "bash", str(shared / "restore.sh")]
+        commands, profile = shared / "commands.txt", shared / "profile.txt"
+        for run in ([sys.executable, str(shared / "record.py"), str(answers), str(commands)],
+                    [sys.executable, "-m", "pyinstrument", "-i", "0.0005", "-o", str(profile),
+                     "-m", "mailwizard", "apply", str(answers)]):
+            subprocess.run(restore, cwd=ROOT, check=True, capture_output=True)
+            subprocess.run([*enter, *run], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        out.write_text(commands.read_text() + "\n" + profile.read_text())
+    print(f"wrote {out} ({shlex.join(['apply', str(answers)])})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
