@@ -18,27 +18,33 @@ from .timing import ROOT
 
 # Runs inside the namespace: the CLI's apply, with the runner wrapped to log each command.
 RECORD = """
-import sys, time
+import sys, threading, time
 from mailwizard import system
 from mailwizard.cli import main
 log = []
-real = system.ShRunner.run
-def run(self, argv, **kw):
-    start = time.perf_counter()
-    try:
-        return real(self, argv, **kw)
-    finally:
-        how = "streamed" if kw.get("on_line") else "captured"
-        log.append(f"{(time.perf_counter() - start) * 1000:8.1f} ms  {how:8}  "
-                   + " ".join(argv)[:110])
-system.ShRunner.run = run
+def recorded(cls, how):
+    real = cls.run
+    def run(self, argv, **kw):
+        start = time.perf_counter()
+        try:
+            return real(self, argv, **kw)
+        finally:
+            kind = "streamed" if kw.get("on_line") else how
+            where = "" if threading.current_thread() is threading.main_thread() else " (bg)"
+            log.append(f"{start * 1000:10.1f} {(time.perf_counter() - start) * 1000:8.1f} ms"
+                       f"  {kind + where:13}  " + " ".join(argv)[:100])
+    cls.run = run
+recorded(system.ShRunner, "sh")
+recorded(system.Reader, "query")
 start = time.perf_counter()
 rc = main(["apply", sys.argv[1]])
 total = (time.perf_counter() - start) * 1000
-spent = sum(float(line.split()[0]) for line in log)
+log.sort()
 with open(sys.argv[2], "w") as out:
-    print(f"exit {rc}; {len(log)} commands, {spent:.0f} ms of {total:.0f} ms in main()", file=out)
-    print("\\n".join(log), file=out)
+    print(f"exit {rc}; {len(log)} commands in {total:.0f} ms of main(); started at (ms), took",
+          file=out)
+    print("\\n".join(f"{float(l.split()[0]) - start * 1000:8.1f} {l.split(None, 1)[1]}"
+                     for l in log), file=out)
 """
 
 

@@ -609,7 +609,9 @@ class _Run(_Log):
             self.command(check)
         self.done += 1
 
-    def reload(self) -> None:
+    def reload(self, running_before: dict[str, bool]) -> None:
+        """Reload or restart what the plan names; ``running_before`` (what ran when the
+        apply began, which nothing since has started or stopped) spares a status check."""
         if not self.system.run_commands:
             self.emit("skip", "services: not reloaded (sandbox root)", step=True)
             return
@@ -617,7 +619,7 @@ class _Run(_Log):
             action: services.Action = "restart" if name in self.plan.restart else "reload"
             self.emit("run", f"{action} {name}")
             try:
-                services.control(self.system, name, action)
+                services.control(self.system, name, action, running=running_before.get(name))
             except CommandError as exc:
                 raise ApplyFailed(f"{action} {name}", _why(exc)) from exc
             self.emit("ok", f"{action} {name}")
@@ -731,7 +733,7 @@ def _apply_locked(system: System, plan: Plan, run: _Run) -> ApplyResult:
         phase = "reloading services"
         run.stop_if_asked()  # the last point to stop at: from here the apply finishes
         run.emit("phase", phase)
-        run.reload()
+        run.reload(backup.manifest.running_before)
     except BaseException as exc:
         what = exc.what if isinstance(exc, ApplyFailed) else phase
         reason = exc.reason if isinstance(exc, ApplyFailed) else (

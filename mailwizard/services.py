@@ -114,13 +114,15 @@ def start_commands(system: System, service: str) -> list[tuple[str, ...]]:
     raise ValueError(f"no way to start {service} without systemd")
 
 
-def control(system: System, service: str, action: Action) -> list[Result]:
-    """Reload or restart ``service``; start it when it is not running."""
+def control(system: System, service: str, action: Action, *,
+            running: bool | None = None) -> list[Result]:
+    """Reload or restart ``service``; start it when it is not running (``running``: known
+    already, so not asked again; None: ask)."""
     if system.has_systemd:
         verb = "reload-or-restart" if action == "reload" else "restart"
         return [system.run(["systemctl", verb, service], timeout=90)]
     if service == "postfix":
-        if not postfix_running(system):
+        if not (postfix_running(system) if running is None else running):
             return [system.run(["postfix", "start"], timeout=90)]
         if action == "reload":
             return [system.run(["postfix", "reload"], timeout=90)]

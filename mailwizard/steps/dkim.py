@@ -13,7 +13,6 @@ check sees the new record, Selector and KeyFile switch. The old key stays on dis
 
 from __future__ import annotations
 
-import asyncio
 import tomllib
 from dataclasses import dataclass
 from typing import Literal
@@ -121,6 +120,8 @@ def rotation_text(rotation: Rotation) -> str:
 def published_check(domain_: str, sel: str, key: str) -> CheckResult:
     """The DNS check (``dns.dkim``) for the record of ``sel``: does the system resolver see
     ``key`` at ``sel._domainkey.domain``? Blocking; bounded by the check's own bound."""
+    import asyncio  # only when a check runs: not for the hub, nor for a plan
+
     from mailwizard import dnscheck  # dnspython: only when a check runs (not at the hub)
 
     config = dns.Config(hostname=domain_, domains=(domain_,), ipv4=(), ipv6=(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 
@@ -46,11 +47,11 @@ def _first_line(text: str | None) -> str:
 
 
 def running_hostname(system: System) -> str:
-    """The kernel's name (what `hostname` prints); in a sandbox root, /etc/hostname."""
+    """The kernel's name (what `hostname` prints, asked without starting it); in a sandbox
+    root, /etc/hostname."""
     if system.sandboxed:
         return _first_line(system.read_text(HOSTNAME))
-    result = system.query(["hostname"])
-    return result.stdout.strip() if result.ok else ""
+    return os.uname().nodename
 
 
 def hosts_127011(text: str) -> str:

@@ -256,7 +256,7 @@ def test_a_query_whose_daemon_holds_the_output_ends_at_its_timeout() -> None:
     """A query starts no daemon; one that does anyway cannot hang the plan: it fails
     at its timeout (the daemon it left outside its group is not waited for)."""
     started = time.monotonic()
-    with pytest.raises(CommandError, match="timed out after 0.5 s") as exc:
+    with pytest.raises(CommandError, match=r"timed out after 0\.5 s") as exc:
         Reader().run(["sh", "-c", "setsid sleep 3 & wait"], timeout=0.5)
     assert time.monotonic() - started < 10
     assert exc.value.rc is None
