@@ -87,7 +87,7 @@ def plan_all(system: System, chosen: list[Chosen]) -> tuple[Plan, list[Problem]]
     view = system
     total = Plan()
     problems: list[Problem] = []
-    postfix.prefetch(view, ((), ("-n",), ("-x",), ("-M",)))
+    postfix.prefetch(view, ((), ("-x",), ("-M",)))
     for item in chosen:
         found = item.step.propose(item.answers, view)
         problems.extend(found.problems)

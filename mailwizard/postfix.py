@@ -113,9 +113,9 @@ def _read(system: System, key: str, main: bytes, master: bytes,
     return result
 
 
-# What a step reads of the configuration the steps before it leave: every parameter, the
-# expanded values, the services (``-n`` comes with the staging that made the files).
-NEXT_READS: tuple[tuple[str, ...], ...] = ((), ("-x",), ("-M",))
+# What a step reads of the configuration the steps before it leave besides every parameter
+# (the staging that made the files read those): the expanded values and the services.
+NEXT_READS: tuple[tuple[str, ...], ...] = (("-x",), ("-M",))
 
 
 def prefetch(system: System, reads: tuple[tuple[str, ...], ...] = NEXT_READS) -> None:
@@ -280,24 +280,25 @@ def _stage(system: System, main: bytes, master: bytes, set_main: tuple[tuple[str
             if not result.ok:
                 raise StagingError(result.stderr.strip() or f"postconf exit {result.rc}")
             _age(stage_dir)
-        check = _unstaged(system.query(["postconf", "-c", tmp, "-n"]), tmp)
+        # Every parameter of the result: the warnings, and the next step's first read.
+        check = _unstaged(system.query(["postconf", "-c", tmp]), tmp)
         known = set(_warnings_before(system, main, master))
         warnings = tuple(w for w in _WARNING.findall(check.stderr) if w not in known)
         new_main = (stage_dir / "main.cf").read_bytes()
         new_master = (stage_dir / "master.cf").read_bytes()
-    # The check is ``postconf -n`` of the staged files on an aged copy: what a read of the
-    # same content gives (the next step's warnings before its edit, apply's check after).
-    system.cache.setdefault(_query_key(new_main, new_master, ("-n",)), check)
+    # The check is ``postconf`` of the staged files on an aged copy: what a read of the same
+    # content gives (the next step's parameters and warnings, apply's check after).
+    system.cache.setdefault(_query_key(new_main, new_master, ()), check)
     return _StageResult(new_main, new_master, warnings)
 
 
 def _warnings_before(system: System, main: bytes, master: bytes) -> list[str]:
-    """``postconf -n`` warnings of the unedited files."""
-    return _WARNING.findall(_query(system, main, master, "-n").stderr)
+    """postconf's warnings about the unedited files (a full dump warns as ``-n`` does)."""
+    return _WARNING.findall(_query(system, main, master).stderr)
 
 
 def check_config(system: System) -> list[str]:
-    """Warnings from ``postconf -n`` on the live files (an unknown name is a mistake).
+    """postconf's warnings about the live files (an unknown name is a mistake).
 
     Runs on an aged copy of the two files: Postfix sleeps up to 2 s before reading a file
     changed within the last second, which is every file apply() has just written.

@@ -15,7 +15,8 @@ from tests.support import RecordingRunner, SandboxReader
 
 
 class CountingReader(SandboxReader):
-    """The sandbox's real reader, counting stagings: ``postconf -c <stage dir> -n``."""
+    """The sandbox's real reader, counting stagings: ``postconf -c <stage dir>``, the
+    check of every staged edit."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -24,7 +25,7 @@ class CountingReader(SandboxReader):
     def run(self, argv: Sequence[str], **kwargs: Any) -> Any:
         argv = tuple(argv)
         if argv[:2] == ("postconf", "-c") and "mailwizard-stage-" in argv[2] and \
-                argv[3:] == ("-n",):
+                argv[3:] == ():
             self.stagings += 1
         return super().run(argv, **kwargs)
 

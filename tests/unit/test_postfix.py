@@ -300,8 +300,9 @@ def test_a_different_edit_or_content_is_staged_again(counted: System,
 
 def test_the_staged_files_warnings_are_the_next_reads(counted: System,
                                                       reader: CountingReader) -> None:
-    """The staged result's ``postconf -n`` serves the next step's warnings before its edit
-    and apply's check of the written files: no second scan of the same content."""
+    """The staged result's check (every parameter, ``postconf -c STAGE``) serves the next
+    step's warnings before its edit, its reads of parameters and apply's check of the
+    written files: no second scan of the same content."""
     staged = postfix.stage(counted, set_main={"my_typo": "1"})
     after = staged.changes[0].after
     assert after is not None and len(staged.warnings) == 1
@@ -313,5 +314,7 @@ def test_the_staged_files_warnings_are_the_next_reads(counted: System,
     assert postfix.check_config(fresh.with_files({postfix.MAIN_CF: after})) == list(
         staged.warnings)
     # The next step's stage on it: its own edit and check, but not the "before" scan.
+    assert "my_typo" not in postfix.params(view) and "biff" in postfix.params(view)
+    assert len(reader.postconf_calls()) == ran
     postfix.stage(view, set_main={"biff": "no"})
-    assert [a[-1] for a in reader.postconf_calls()[ran:]] == ["biff=no", "-n"]
+    assert [a[3:] for a in reader.postconf_calls()[ran:]] == [("-e", "biff=no"), ()]
