@@ -78,8 +78,13 @@ def expanded(system: System, name: str) -> str:
     return _dump(system, ("-x",)).get(name, "")
 
 
+def _content_key(what: str, main: bytes, master: bytes, *more: bytes) -> str:
+    """The cache key of ``what`` done to these main.cf and master.cf bytes."""
+    return f"{what}:" + hashlib.sha256(b"\0".join((main, master, *more))).hexdigest()
+
+
 def _query_key(main: bytes, master: bytes, flags: tuple[str, ...]) -> str:
-    return f"postconf {' '.join(flags)}:" + hashlib.sha256(main + b"\0" + master).hexdigest()
+    return _content_key(f"postconf {' '.join(flags)}", main, master)
 
 
 def _query(system: System, main: bytes, master: bytes, *flags: str) -> Result:
@@ -233,8 +238,7 @@ def stage(
              tuple(set_services), tuple(set_service_params))
     # The same edit of the same files stages the same bytes (NORANDOMIZE): a screen's
     # validate() and plan(), each keystroke typed back, and a CLI that plans twice stage once.
-    key = "stage:" + hashlib.sha256(
-        main + b"\0" + master + b"\0" + json.dumps(edits).encode()).hexdigest()
+    key = _content_key("stage", main, master, json.dumps(edits).encode())
     cached = system.cache.get(key)
     if isinstance(cached, _StageResult):
         result = cached
