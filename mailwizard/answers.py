@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailwizard import boundedread, postfix
+from mailwizard import boundedread
 from mailwizard.plan import Plan
 from mailwizard.steps import SECTIONS
 from mailwizard.steps.base import AnswersError, Problem, Step, errors
@@ -87,7 +87,6 @@ def plan_all(system: System, chosen: list[Chosen]) -> tuple[Plan, list[Problem]]
     view = system
     total = Plan()
     problems: list[Problem] = []
-    postfix.prefetch(view, ((), ("-x",), ("-M",)))
     for item in chosen:
         found = item.step.propose(item.answers, view)
         problems.extend(found.problems)
@@ -95,8 +94,6 @@ def plan_all(system: System, chosen: list[Chosen]) -> tuple[Plan, list[Problem]]
             continue
         plan = found.plan
         view = view.with_files({f.path: f.after for f in plan.changed_files()})
-        if any(f.path in (postfix.MAIN_CF, postfix.MASTER_CF) for f in plan.changed_files()):
-            postfix.prefetch(view)
         total = total.then(plan)
     if errors(problems):
         return Plan(), problems

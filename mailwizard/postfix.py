@@ -16,14 +16,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from mailwizard import tempdirs
 from mailwizard.plan import FileChange
 from mailwizard.system import Result, System
-
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
 
 CONFIG_DIR = "/etc/postfix"
 MAIN_CF = f"{CONFIG_DIR}/main.cf"
@@ -94,77 +91,19 @@ def _query(system: System, main: bytes, master: bytes, *flags: str) -> Result:
     cached = system.cache.get(key)
     if isinstance(cached, Result):
         return cached
-    # Threads that ask at once (the hub's statuses, the report's checks, a prefetch) wait
-    # for the one postconf that runs instead of each starting its own.
-    with _lock(system, key):
-        return _read(system, key, main, master, flags)
-
-
-def _lock(system: System, key: str) -> threading.Lock:
-    return cast("threading.Lock", system.cache.setdefault("lock " + key, threading.Lock()))
-
-
-def _read(system: System, key: str, main: bytes, master: bytes,
-          flags: tuple[str, ...]) -> Result:
-    """The read behind ``_query``, with its lock held."""
-    cached = system.cache.get(key)
-    if isinstance(cached, Result):
-        return cached
-    with tempdirs.private("read") as tmp:
-        _write_stage(Path(tmp), main, master)
-        result = system.query(["postconf", "-c", tmp, *flags])
-    result = _unstaged(result, tmp)
-    system.cache[key] = result
+    # Threads that ask at once (the hub's statuses, the report's checks) wait for the one
+    # postconf that runs instead of each starting its own (setdefault is atomic).
+    lock = cast("threading.Lock", system.cache.setdefault("lock " + key, threading.Lock()))
+    with lock:
+        cached = system.cache.get(key)
+        if isinstance(cached, Result):
+            return cached
+        with tempdirs.private("read") as tmp:
+            _write_stage(Path(tmp), main, master)
+            result = system.query(["postconf", "-c", tmp, *flags])
+        result = _unstaged(result, tmp)
+        system.cache[key] = result
     return result
-
-
-# What a step reads of the configuration the steps before it leave besides every parameter
-# (the staging that made the files read those): the expanded values and the services.
-NEXT_READS: tuple[tuple[str, ...], ...] = (("-x",), ("-M",))
-
-
-def prefetch(system: System, reads: tuple[tuple[str, ...], ...] = NEXT_READS) -> None:
-    """Start ``reads`` of the files as ``system`` sees them in the background while the
-    caller goes on (a plan's next step validates and builds its answers): the step that
-    asks waits for the postconf in flight instead of starting one after."""
-    if not installed(system):
-        return
-    try:
-        main, master = _files(system)
-    except (StagingError, OSError):
-        return
-    for flags in reads:
-        key = _query_key(main, master, flags)
-        lock = _lock(system, key)
-        if key in system.cache or not lock.acquire(blocking=False):
-            continue  # read, or being read
-        try:
-            _prefetcher().submit(_prefetched, system, key, main, master, flags, lock)
-        except BaseException:
-            lock.release()
-            raise
-
-
-def _prefetched(system: System, key: str, main: bytes, master: bytes,
-                flags: tuple[str, ...], lock: threading.Lock) -> None:
-    try:
-        _read(system, key, main, master, flags)
-    except Exception:  # the step that asks reads again, and is told
-        pass
-    finally:
-        lock.release()
-
-
-_PREFETCHER: list[ThreadPoolExecutor] = []
-
-
-def _prefetcher() -> ThreadPoolExecutor:
-    """Three threads kept for the process (a thread started per read cost 4 ms)."""
-    if not _PREFETCHER:
-        from concurrent.futures import ThreadPoolExecutor  # logging and more: when needed
-
-        _PREFETCHER.append(ThreadPoolExecutor(3, thread_name_prefix="postconf-prefetch"))
-    return _PREFETCHER[0]
 
 
 def _unstaged(result: Result, tmp: str) -> Result:
