@@ -185,8 +185,10 @@ class DkimScreen(StepScreen[DkimDmarcAnswers]):
         self.refresh_bindings()
         panel = self.query_one("#dkim-record", VerticalScroll)
         panel.display = record is not None
-        panel.border_title = "DNS record to publish" if self.signing is None else \
-            f"New record to publish · selector {self.signing} signs until the switch"
+        # Text: the selector comes from opendkim.conf, maybe hand-written (never markup).
+        panel.border_title = Text("DNS record to publish" if self.signing is None else
+                                  f"New record to publish · selector {self.signing} "
+                                  "signs until the switch")
         if record is not None:
             self.query_one("#dkim-record-text", Static).update(
                 record_text(record.name, record.split, record.flat))

@@ -155,7 +155,7 @@ class DnsScreen(WizardScreen):
         grid = Table.grid(padding=(0, 1))
         grid.add_column(no_wrap=True, style="bold")
         grid.add_column(ratio=1, overflow="fold")
-        panel.border_title = f"{record.type} {record.name}" if record else check_id
+        panel.border_title = Text(f"{record.type} {record.name}" if record else check_id)
         result = self.results.get(check_id)
         if check_id == NEXT_DKIM:
             grid.add_row(" ", Text("the new key of a DKIM rotation: publish it next to the "
