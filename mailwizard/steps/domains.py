@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from mailwizard import postfix
+from mailwizard import postfix, relay
 from mailwizard.facts import mail_domains as mail_domains  # re-exported
 from mailwizard.facts import primary_domain as primary_domain  # re-exported
 from mailwizard.plan import Plan
@@ -22,7 +22,7 @@ from mailwizard.steps.base import (
 from mailwizard.system import System
 from mailwizard.validate import Invalid, destination, network, networks_together
 
-RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")
+RELAY_GUARDS = relay.RELAY_GUARDS
 LOOPBACK = ("127.0.0.0/8", "[::ffff:127.0.0.0]/104", "[::1]/128")
 
 
@@ -77,7 +77,10 @@ class DomainsStep(Step[DomainsAnswers]):
 
 **What it does.** Sets `mydestination` (mail for these domains is delivered here) and
 `mynetworks` (clients in these networks may send mail anywhere without logging in), and
-makes sure `smtpd_relay_restrictions` ends in `reject_unauth_destination`.
+makes sure `smtpd_relay_restrictions` ends in `reject_unauth_destination` (or Debian's
+`defer_unauth_destination`); an expression on `$compatibility_level` there becomes the
+plain list it means (`permit_mynetworks, permit_sasl_authenticated,
+reject_unauth_destination`).
 
 **Why it matters.** `mynetworks` is the most dangerous line in main.cf: a network that is
 too wide turns the server into an *open relay* that spammers find within hours, and the
@@ -157,12 +160,20 @@ to the machine itself; add an application server's address only if it cannot log
         now = postfix.params(system)
         edits = {k: v for k, v in values.items() if postfix.split_list(now.get(k, "")) !=
                  postfix.split_list(v)}
-        if not has_relay_guard(system):
+        why = "domains and trusted networks"
+        if relay.on_compatibility_level(now.get("smtpd_relay_restrictions", "")) and \
+                "smtpd_relay_restrictions" in postfix.explicit(system):
+            # Written in main.cf (Postfix's default copied in, or an older mailwizard's
+            # expression): the plain list it means here, with the guard (as the SASL step
+            # writes it). Left unset, the default stays unset (it has the guard).
+            edits["smtpd_relay_restrictions"] = relay.plain_relay(system, sasl=False)
+            why += "; smtpd_relay_restrictions as the plain list its expression means"
+        elif not has_relay_guard(system):
             edits["smtpd_relay_restrictions"] = safe_relay_restrictions(
                 relay_base(now.get("smtpd_relay_restrictions", ""), system))
         if not edits:
             return Plan(steps=(self.name,))
-        staged = postfix.stage(system, set_main=edits, why="domains and trusted networks")
+        staged = postfix.stage(system, set_main=edits, why=why)
         return Plan(files=staged.changes, reload=frozenset({"postfix"}), steps=(self.name,))
 
     def status(self, system: System) -> Status:

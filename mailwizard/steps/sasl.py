@@ -18,6 +18,7 @@ from typing import Any
 from mailwizard import berkeleydb, boundedread, exposure, facts, postfix
 from mailwizard.pending import PendingEdits, Words
 from mailwizard.plan import RUN_TOKEN, Command, FileChange, Plan
+from mailwizard.relay import PLAIN_RELAY, on_compatibility_level, plain_relay, with_sasl_relay
 from mailwizard.secret import Secret
 from mailwizard.steps.base import (
     AnswersError,
@@ -57,10 +58,6 @@ SUBMISSION_PARAMS: dict[str, str] = {
     "smtpd_tls_auth_only": "yes",
     "smtpd_client_restrictions": "permit_sasl_authenticated,reject",
 }
-RELAY_GUARDS = ("reject_unauth_destination", "defer_unauth_destination")
-# Written where main.cf leaves smtpd_relay_restrictions at Postfix's default (an expression on
-# $compatibility_level): what the default means, as a person would write it by hand.
-PLAIN_RELAY = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
 # Postfix's brake on password guessing: AUTH commands per client address per
 # anvil_rate_time_unit (60 s by default), counted by the anvil service; $mynetworks is exempt
 # (smtpd_client_event_limit_exceptions). 0, Postfix's default, means no limit at all.
@@ -454,41 +451,6 @@ def _submission_params(entry: str) -> dict[str, str]:
         if sep:
             out[name] = value
     return out
-
-
-def with_sasl_relay(current: str) -> str:
-    """Put ``permit_sasl_authenticated`` before the relay guard when it is missing."""
-    items = postfix.split_list(current)
-    if "permit_sasl_authenticated" in items:
-        return current
-    at = next((i for i, item in enumerate(items) if item in RELAY_GUARDS), len(items))
-    items.insert(at, "permit_sasl_authenticated")
-    return " ".join(items)
-
-
-def on_compatibility_level(value: str) -> bool:
-    """A value holding an expression on ``$compatibility_level``: Postfix's default written
-    out, or what an older mailwizard wrote (that default, then permit_sasl_authenticated)."""
-    return "$compatibility_level" in value or "${compatibility_level}" in value
-
-
-def plain_relay(system: System) -> str:
-    """The plain list an expression on ``$compatibility_level`` in smtpd_relay_restrictions
-    means here: what Postfix evaluates it to, with permit_sasl_authenticated before the
-    relay guard, and the default's own restrictions once each (a repeated one never
-    decides anything; the older mailwizard's value repeats permit_sasl_authenticated).
-    When it holds nothing but those, the list written for the default (PLAIN_RELAY)."""
-    default = {"permit_mynetworks", "permit_sasl_authenticated", *RELAY_GUARDS}
-    items: list[str] = []
-    for item in postfix.split_list(postfix.expanded(system, "smtpd_relay_restrictions")):
-        if item not in default or item not in items:  # arguments (tables) may repeat
-            items.append(item)
-    if set(items) <= default:
-        return PLAIN_RELAY
-    guard = next((i for i, item in enumerate(items) if item in RELAY_GUARDS), len(items))
-    if "permit_sasl_authenticated" in items[guard:]:  # after the guard it never permits
-        items.remove("permit_sasl_authenticated")
-    return with_sasl_relay(" ".join(items))
 
 
 def effective_local_domain(a: SaslAnswers, system: System) -> str:

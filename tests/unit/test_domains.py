@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mailwizard import postfix
+from mailwizard import postfix, relay
 from mailwizard.apply import apply
 from mailwizard.steps.base import AnswersError
 from mailwizard.steps.domains import (
@@ -192,3 +192,88 @@ def test_parse_types() -> None:
         STEP.parse({"mydestination": "example.com", "mynetworks": [1]})
     fields = sorted(p.field for p in exc.value.problems)
     assert fields == ["domains.mydestination", "domains.mynetworks"]
+
+
+# An smtpd_relay_restrictions expression on $compatibility_level written into main.cf (by
+# Debian, an older mailwizard, or Postfix's default copied in by hand): the step writes the
+# plain list it means, as the SASL step does, and a stranger still may not relay.
+DEFAULT_EXPR = ("${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, "
+                "permit_sasl_authenticated, defer_unauth_destination}}")
+OLDER_MAILWIZARD = DEFAULT_EXPR + " permit_sasl_authenticated"
+PLAIN = "permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination"
+
+
+def relay_after(plan_files: tuple[object, ...]) -> list[str]:
+    return [line for line in main_after(plan_files).splitlines()
+            if line.startswith("smtpd_relay_restrictions")]
+
+
+def stranger_refused(items: list[str]) -> bool:
+    """A guard, and before it nothing that permits an unknown, unauthenticated client."""
+    guard = next((i for i, item in enumerate(items)
+                  if item in ("reject_unauth_destination", "defer_unauth_destination")), None)
+    allowed = {"permit_mynetworks", "permit_sasl_authenticated", "check_client_access"}
+    return guard is not None and all(item in allowed or ":" in item
+                                     for item in items[:guard])
+
+
+@pytest.mark.parametrize("written", [DEFAULT_EXPR, OLDER_MAILWIZARD],
+                         ids=["postfix-default-written-out", "older-mailwizard"])
+def test_a_compatibility_level_expression_becomes_the_plain_list(
+        system: System, sandbox: Path, written: str) -> None:
+    set_main(sandbox, "smtpd_relay_restrictions", written)
+    assert postfix.explicit(system)["smtpd_relay_restrictions"] == written
+    plan = STEP.plan(GOOD, system)
+    assert relay_after(plan.files) == [f"smtpd_relay_restrictions = {PLAIN}"]
+    diff = [line for line in plan.diff().splitlines() if "smtpd_relay_restrictions" in line]
+    assert diff == [f"-smtpd_relay_restrictions = {written}",
+                    f"+smtpd_relay_restrictions = {PLAIN}"]
+    view = system.with_files({f.path: f.after for f in plan.files})
+    items = postfix.split_list(postfix.expanded(view, "smtpd_relay_restrictions"))
+    assert items == ["permit_mynetworks", "permit_sasl_authenticated",
+                     "reject_unauth_destination"]
+    assert stranger_refused(items)
+    assert STEP.status(view).state != "problem"
+    assert "smtpd_relay_restrictions" not in STEP.plan(GOOD, view).diff()  # once plain: kept
+
+
+def test_an_admins_own_expression_keeps_its_restrictions_in_the_plain_list(
+        system: System, sandbox: Path) -> None:
+    set_main(sandbox, "smtpd_relay_restrictions",
+             "${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, "
+             "check_client_access hash:/etc/postfix/relay_ok, defer_unauth_destination}}")
+    plan = STEP.plan(GOOD, system)
+    assert relay_after(plan.files) == [
+        "smtpd_relay_restrictions = permit_mynetworks check_client_access "
+        "hash:/etc/postfix/relay_ok defer_unauth_destination"]
+    view = system.with_files({f.path: f.after for f in plan.files})
+    items = postfix.split_list(postfix.expanded(view, "smtpd_relay_restrictions"))
+    assert stranger_refused(items) and "permit_sasl_authenticated" not in items
+
+
+def test_an_expression_empty_at_this_level_gets_the_guard(system: System,
+                                                          sandbox: Path) -> None:
+    """At compatibility_level 0 the default expression means no restriction at all (an open
+    relay but for smtpd_recipient_restrictions): the plain list with the guard."""
+    set_main(sandbox, "smtpd_relay_restrictions", DEFAULT_EXPR)
+    set_main(sandbox, "compatibility_level", "0")
+    assert STEP.status(system).state == "problem"
+    plan = STEP.plan(GOOD, system)
+    assert relay_after(plan.files) == [f"smtpd_relay_restrictions = {PLAIN}"]
+    view = system.with_files({f.path: f.after for f in plan.files})
+    assert STEP.status(view).state != "problem"
+
+
+@pytest.mark.parametrize("sasl, wanted", [
+    (False, "permit_mynetworks check_client_access hash:/etc/postfix/relay_ok "
+            "reject_unauth_destination"),
+    (True, "permit_mynetworks check_client_access hash:/etc/postfix/relay_ok "
+           "permit_sasl_authenticated reject_unauth_destination"),
+], ids=["domains", "sasl"])
+def test_an_expression_without_a_guard_gets_one_in_both_steps(
+        system: System, sandbox: Path, sasl: bool, wanted: str) -> None:
+    set_main(sandbox, "smtpd_relay_restrictions",
+             "${{$compatibility_level} <level {1} ? {} : {permit_mynetworks, "
+             "check_client_access hash:/etc/postfix/relay_ok}}")
+    assert relay.plain_relay(system, sasl=sasl) == wanted
+    assert stranger_refused(postfix.split_list(wanted))
