@@ -22,6 +22,7 @@ from textual.screen import Screen
 # setuptools package-dir map), which mypy cannot follow: it checks them as "screens".
 import mailwizard.screens as ui  # type: ignore[import-not-found,unused-ignore]
 from mailwizard import interrupt, journal, preflight
+from mailwizard.session import Session
 from mailwizard.steps import catalog
 from mailwizard.system import System
 
@@ -91,6 +92,7 @@ class MailWizardApp(App[None]):
         self.handle_signals = handle_signals
         self.applying: ApplyScreen | None = None  # the apply that runs now, if any
         self.quit_after_apply = False
+        self.session = Session()  # what this run changed: the CLI's last line after it quits
 
     @property
     def steps(self) -> list[Step[Any]]:
@@ -144,6 +146,7 @@ class MailWizardApp(App[None]):
 
     def _after_undo(self, undone: bool | None) -> None:
         if undone:
+            self.session.record_undo()
             self.back_to_hub()
             hub = self.screen
             if isinstance(hub, ui.HubScreen):
@@ -203,15 +206,19 @@ class MailWizardApp(App[None]):
         if self.applying is screen:
             self.applying = None
         self.apply_outcome = outcome
+        if screen.result is not None:
+            self.session.record_apply(screen.plan.steps, screen.result)
         if self.quit_after_apply:
             self.quit_saying(outcome)
 
     said_on_exit = ""
 
     def quit_saying(self, message: str, return_code: int = 0) -> None:
-        """Quit; ``message`` is printed on the terminal once the screen is gone."""
+        """Quit; the CLI prints ``message`` on the terminal once the screen is gone, as
+        written (Textual's exit message would read it as markup and wrap it), then the
+        session's outcome line."""
         self.said_on_exit = message
-        self.exit(return_code=return_code, message=message)
+        self.exit(return_code=return_code)
 
     # Navigation -------------------------------------------------------------------------
 

@@ -3,7 +3,10 @@ tools rely on (README.md, "Using it").
 
 Exit codes: 0 done (or nothing to do), 1 invalid input (nothing written), 2 apply failed and
 every file restored (also when SIGHUP, SIGTERM or SIGINT stopped it), 3 a verb that is not
-available yet; 128+N when signal N ended another verb (or the hub while no apply ran).
+available yet, 4 another mailwizard run holds the lock (apply, rollback: nothing was done; the
+last line names it and says to run again once it has finished); 128+N when signal N ended
+another verb (or the hub while no apply ran). The TUI's last line says what it applied in the
+session (``mailwizard: outcome: ...``).
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from mailwizard.system import System
 if typing.TYPE_CHECKING:
     from mailwizard.answers import Chosen
     from mailwizard.apply import ApplyResult
+    from mailwizard.runlock import Busy
 
-EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_BUSY = 0, 1, 2, 3, 4
 
 VERBS: dict[str, str] = {
     "apply": "apply FILE [--dry-run]   headless: plan from an answers file, show the diff, apply",
@@ -54,7 +58,9 @@ def _epilog() -> str:
         f"steps (open one screen directly, e.g. `mailwizard dkim`):\n{steps}\n\n"
         f"verbs:\n{verbs}\n\n"
         "exit codes: 0 ok, 1 invalid answers (nothing written), 2 apply failed or stopped "
-        "(files restored; its last line says which), 3 not available yet"
+        "(files restored; its last line says which), 3 not available yet, 4 another "
+        "mailwizard run holds the lock (apply, rollback: nothing done; run again once it has "
+        "finished)"
     )
 
 
@@ -181,6 +187,11 @@ def _run_app(system: System, step: str | None) -> int:
     except OSError:  # the terminal hung up (SIGHUP): the apply was stopped or finished
         if not _mute_if_hung_up():
             raise
+    # The screen is gone: say how it ended (a signal, a quit after an apply), then, last,
+    # what this session changed, as `mailwizard apply` ends with its outcome.
+    if app.said_on_exit:
+        _say(app.said_on_exit, err=True)
+    _say(app.session.line(), err=True)
     return app.return_code or EXIT_OK
 
 
@@ -205,10 +216,18 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
                 return _plan_and_apply(system, ns, chosen, cancel)
         except runlock.Busy as exc:
             print(f"mailwizard: {exc}", file=sys.stderr)
-            print("mailwizard: nothing was written", file=sys.stderr)
-            return EXIT_FAILED
+            print(f"mailwizard: outcome: {_busy(exc, 'nothing was written')}", file=sys.stderr)
+            return EXIT_BUSY
         finally:
             _mute_if_hung_up()
+
+
+def _busy(exc: Busy, nothing: str) -> str:
+    """The last line of a run refused because another holds the lock (exit 4)."""
+    from mailwizard import runlock
+
+    return (f"BUSY: another mailwizard ({exc.who}) holds {runlock.LOCK}; {nothing}; run "
+            f"this again once that one has finished (exit {EXIT_BUSY})")
 
 
 def _signalled(why: str) -> None:
@@ -416,8 +435,9 @@ def cmd_rollback(system: System, ns: argparse.Namespace) -> int:
             return _rollback_asked(system, ns)
     except runlock.Busy as exc:
         print(f"mailwizard rollback: {exc}", file=sys.stderr)
-        print("mailwizard rollback: nothing was restored", file=sys.stderr)
-        return EXIT_INVALID
+        print(f"mailwizard rollback: outcome: {_busy(exc, 'nothing was restored')}",
+              file=sys.stderr)
+        return EXIT_BUSY
     except PermissionError as exc:
         where = exc.filename or str(exc)
         print(f"mailwizard rollback: permission denied: {where}: needs root (or a --root "

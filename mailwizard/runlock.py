@@ -22,14 +22,38 @@ LOCK = "/run/mailwizard.lock"
 
 
 class Busy(Exception):
-    """Another run holds the lock."""
+    """Another run holds the lock. ``who`` names it: its PID and, when /proc shows it, its
+    command line (``PID 4242, `mailwizard apply answers.toml```)."""
 
     def __init__(self, pid: int | None) -> None:
         self.pid = pid
-        who = f"PID {pid}" if pid else "a process that has not written its PID yet"
+        self.who = who(pid)
         super().__init__(
-            f"another mailwizard ({who}) is applying or rolling back right now; wait for it "
-            f"to finish and run again (it holds {LOCK})")
+            f"another mailwizard ({self.who}) is applying or rolling back right now; wait for "
+            f"it to finish and run again (it holds {LOCK})")
+
+
+def who(pid: int | None) -> str:
+    """The holder in words: ``PID 4242, `mailwizard apply a.toml``` (the command line from
+    the kernel's /proc, which the lock's PID belongs to, --root or not), or ``PID 4242``."""
+    if not pid:
+        return "a process that has not written its PID yet"
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            raw = f.read(4096)
+    except OSError:
+        return f"PID {pid}"
+    argv = [a.decode("utf-8", "replace") for a in raw.split(b"\0") if a]
+    if len(argv) > 1 and os.path.basename(argv[0]).startswith("python") and \
+            not argv[1].startswith("-"):
+        argv = argv[1:]  # python .../bin/mailwizard apply ...: the script is the command
+    if not argv:
+        return f"PID {pid}"
+    argv[0] = os.path.basename(argv[0])
+    command = " ".join(" ".join(argv).split())  # one line
+    if len(command) > 60:
+        command = command[:59] + "…"
+    return f"PID {pid}, `{command}`"
 
 
 # Locks this process holds: real path -> (fd, owning thread id, depth).

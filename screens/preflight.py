@@ -143,6 +143,7 @@ class PreflightScreen(WizardScreen):
         button.disabled = False
         message = self.query_one("#pre-message", Static)
         if result.ok:
+            self.wizard.session.record_install(preflight.PACKAGES)  # the terminal's last line
             message.update(Text("✔ Postfix and the tools are installed.", style="bold green"))
             button.label = "Continue"
             button.focus()

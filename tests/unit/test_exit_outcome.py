@@ -7,11 +7,14 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from mailwizard import cli
+from mailwizard import cli, runlock
 from mailwizard.system import System
 
 ANSWERS = '[hostname]\nfqdn = "mail.example.com"\n'
@@ -68,3 +71,63 @@ def test_the_help_says_what_2_means(capsys: pytest.CaptureFixture[str]) -> None:
     assert done.value.code == 0
     out = capsys.readouterr().out
     assert "2 apply failed or stopped (files restored; its last line says which)" in out
+
+
+# -- Another mailwizard holds the lock: exit 4, and a last line naming it ------------------
+
+def _held(sandbox: Path) -> subprocess.Popen[str]:
+    from tests.unit.test_runlock import HOLD
+
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(sandbox)], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+@pytest.mark.parametrize("verb, args, prefix, nothing", [
+    ("apply", (), "mailwizard: outcome:", "nothing was written"),
+    ("rollback", ("--yes",), "mailwizard rollback: outcome:", "nothing was restored"),
+])
+def test_a_run_refused_by_the_lock_names_the_holder_and_what_to_do(
+        sandbox: Path, capfd: pytest.CaptureFixture[str], verb: str, args: tuple[str, ...],
+        prefix: str, nothing: str) -> None:
+    before = (sandbox / "etc/hostname").read_bytes()
+    proc = _held(sandbox)
+    try:
+        argv = [verb, answers(sandbox)] if verb == "apply" else [verb, *args]
+        assert cli.main(["--root", str(sandbox), *argv]) == cli.EXIT_BUSY == 4
+    finally:
+        proc.kill()
+        proc.wait()
+    err = capfd.readouterr().err
+    line = last_line(err)
+    assert line.startswith(f"{prefix} BUSY: another mailwizard (PID {proc.pid}, `"), err
+    assert line.endswith(f"holds /run/mailwizard.lock; {nothing}; run this again once that "
+                         "one has finished (exit 4)"), err
+    assert (sandbox / "etc/hostname").read_bytes() == before
+
+
+def test_the_holder_is_named_by_its_command_line() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
+                             "apply", "answers.toml"])
+    try:
+        deadline = time.monotonic() + 10  # until the child has exec'd python
+        while b"sleep" not in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        described = runlock.who(proc.pid)
+        assert described.startswith(f"PID {proc.pid}, `python"), described
+        assert described.endswith(" -c import time; time.sleep(30) apply answers.toml`")
+    finally:
+        proc.kill()
+        proc.wait()
+    assert runlock.who(proc.pid) == f"PID {proc.pid}"  # gone: the PID alone
+    assert runlock.who(None) == "a process that has not written its PID yet"
+
+
+def test_the_help_says_what_4_means(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("4 another mailwizard run holds the lock (apply, rollback: nothing done; run "
+            "again once it has finished)") in out
