@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mailwizard import __version__, interrupt
 from mailwizard.steps.catalog import ENTRIES, LISTED
-from mailwizard.system import System
+from mailwizard.system import System, preload_sh
 
 if typing.TYPE_CHECKING:
     from mailwizard.answers import Chosen
@@ -274,6 +274,8 @@ def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]
     from mailwizard.apply import INTERRUPTED, Event, apply
     from mailwizard.steps.base import errors
 
+    if not ns.dry_run and system.run_commands:
+        preload_sh()  # while the plan is made: its commands are the first to need it
     try:
         plan, problems = answers.plan_all(system, chosen)
     except Exception as exc:  # a step could not read the system: say so, write nothing

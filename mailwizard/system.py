@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import errno
 import grp
+import importlib
 import os
 import pwd
 import queue
@@ -112,6 +113,15 @@ def _prepare(argv: Sequence[str], stdin: str | Secret | None,
     if env:
         full_env.update(env)
     return _Prepared(argv, exe, data, _redactor(stdin), full_env)
+
+
+def preload_sh() -> None:
+    """Import the sh library in a thread of its own while the caller goes on (the headless
+    apply plans meanwhile, waiting on postconf): it takes 0.1 s (asyncio, importlib.metadata),
+    which the first command would otherwise wait for. That command's own import waits for
+    this one to finish."""
+    threading.Thread(target=importlib.import_module, args=("sh",), name="import-sh",
+                     daemon=True).start()
 
 
 class ShRunner:
