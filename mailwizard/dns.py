@@ -86,6 +86,12 @@ class Config:
     ipv6: tuple[str, ...]
     spf: str = DEFAULT_SPF
     dkim_domain: str = ""
+    # Further domains opendkim.conf's Domain lists: signed with the same key, so its record
+    # is published (and checked) at each of them too.
+    dkim_more: tuple[str, ...] = ()
+    # Domain names a file or database instead (refile:/etc/...): which domains it signs is
+    # not known here; said in the zone's notes and by the dns.dkim check.
+    dkim_unknown: str = ""
     dkim_selector: str = ""
     dkim_key: str | None = None  # base64 public key on disk (None: no key yet)
     # A rotation's new key, waiting for its record: published next to the one that signs.
@@ -204,7 +210,7 @@ def outbound_addresses(system: System, ipv4: str | None = None, ipv6: str | None
 
 def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None) -> Config:
     """Read everything the records depend on from the live system."""
-    from mailwizard.steps.dkim import public_key, read_rotation, signing_identity
+    from mailwizard.steps.dkim import public_key, read_rotation, signed_domains, signing_identity
 
     hostname = postfix.get(system, "myhostname").strip().lower()
     if not hostname or "." not in hostname:
@@ -231,6 +237,14 @@ def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None
     blocklists = tuple(z.strip() for z in lists.replace(",", " ").split()) if lists \
         else DEFAULT_BLOCKLISTS
     dkim_domain, selector = signing_identity(system)  # in a rotation: the one that signs
+    signed = signed_domains(system)
+    if signed.source:
+        notes.append(f"opendkim.conf's Domain is {signed.source}: mailwizard cannot tell which "
+                     f"domains opendkim signs; the DKIM record below is for {dkim_domain} (the "
+                     "first mail domain): publish the same TXT record at "
+                     f"{selector}._domainkey.DOMAIN for each domain it lists")
+    notes.extend(f"opendkim.conf's Domain lists {name!r}, which is not a domain name: no DKIM "
+                 "record for it" for name in signed.skipped)
     key = public_key(system, selector)
     if key is None:
         notes.append(f"no DKIM key for selector {selector!r} yet (the dkim step)")
@@ -243,7 +257,8 @@ def read_config(system: System, ipv4: str | None = None, ipv6: str | None = None
                      "keep its record a few days after that")
     return Config(
         hostname=hostname, domains=tuple(domains), ipv4=v4, ipv6=v6, spf=spf,
-        dkim_domain=dkim_domain, dkim_selector=selector, dkim_key=key,
+        dkim_domain=dkim_domain, dkim_more=signed.domains[1:], dkim_unknown=signed.source,
+        dkim_selector=selector, dkim_key=key,
         dkim_next_selector=rotation.selector if rotation is not None and next_key else "",
         dkim_next_key=next_key, dmarc=dmarc,
         blocklists=blocklists, notes=tuple(notes),
@@ -265,17 +280,20 @@ def records(config: Config, ttl: int = DEFAULT_TTL) -> list[Record]:
     for domain in config.domains:
         out.append(Record(absolute(domain), "TXT", config.spf, "dns.spf",
                           tuple(dnsrecords.split_strings(config.spf)), ttl=ttl))
-    if config.dkim_key and config.dkim_domain:
+    signed = (config.dkim_domain, *config.dkim_more) if config.dkim_domain else ()
+    if config.dkim_key:
         flat = dnsrecords.dkim_flat(config.dkim_key)
-        name = absolute(dnsrecords.dkim_name(config.dkim_domain, config.dkim_selector))
-        out.append(Record(name, "TXT", flat, "dns.dkim", tuple(dnsrecords.dkim_strings(flat)),
-                          ttl=ttl))
-    if config.dkim_next_key and config.dkim_domain:
+        for domain in signed:
+            name = absolute(dnsrecords.dkim_name(domain, config.dkim_selector))
+            out.append(Record(name, "TXT", flat, "dns.dkim",
+                              tuple(dnsrecords.dkim_strings(flat)), ttl=ttl))
+    if config.dkim_next_key:
         flat = dnsrecords.dkim_flat(config.dkim_next_key)
-        name = absolute(dnsrecords.dkim_name(config.dkim_domain, config.dkim_next_selector))
-        # Judged by the dkim step before its switch, not by a check of its own.
-        out.append(Record(name, "TXT", flat, "dns.dkim.next",
-                          tuple(dnsrecords.dkim_strings(flat)), ttl=ttl))
+        for domain in signed:
+            name = absolute(dnsrecords.dkim_name(domain, config.dkim_next_selector))
+            # Judged by the dkim step before its switch, not by a check of its own.
+            out.append(Record(name, "TXT", flat, "dns.dkim.next",
+                              tuple(dnsrecords.dkim_strings(flat)), ttl=ttl))
     if config.dmarc:
         for domain in config.domains:
             out.append(Record(absolute(dnsrecords.dmarc_name(domain)), "TXT", config.dmarc,

@@ -325,7 +325,20 @@ async def check_spf(cfg: Config, look: Lookup) -> CheckResult:
 async def check_dkim(cfg: Config, look: Lookup) -> CheckResult:
     if not cfg.dkim_key or not cfg.dkim_domain:
         return _result("dns.dkim", "skip", "no DKIM key on this server (the dkim step)", "", "")
-    name = absolute(dnsrecords.dkim_name(cfg.dkim_domain, cfg.dkim_selector))
+    result = _combine("dns.dkim", await asyncio.gather(
+        *(_one_dkim(d, cfg, look) for d in (cfg.dkim_domain, *cfg.dkim_more))))
+    if cfg.dkim_unknown:  # Domain names a file: the record is checked for one domain only
+        return _result("dns.dkim", "fail" if result.status == "fail" else "warn",
+                       f"{result.detail}; opendkim.conf's Domain is {cfg.dkim_unknown}: "
+                       "mailwizard cannot tell which other domains it signs (each needs "
+                       f"this record at {cfg.dkim_selector}._domainkey.DOMAIN)",
+                       result.expected, result.found)
+    return result
+
+
+async def _one_dkim(domain: str, cfg: Config, look: Lookup) -> CheckResult:
+    assert cfg.dkim_key
+    name = absolute(dnsrecords.dkim_name(domain, cfg.dkim_selector))
     expected = f"{name} TXT {dnsrecords.dkim_flat(cfg.dkim_key)}"
     got = await look.ask(name, "TXT")
     if not got.ok:

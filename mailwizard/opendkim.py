@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 CONF = "/etc/opendkim.conf"
 KEY_DIR = "/etc/dkimkeys"
@@ -49,6 +50,40 @@ def values(text: str) -> dict[str, str]:
         if m and m.group("key").lower() not in {k.lower() for k in out}:
             out[m.group("key")] = m.group("value").split("#", 1)[0].strip()
     return out
+
+
+# opendkim.conf(5) and opendkim(8), "DATA SETS": a value with one of these prefixes, a path
+# (starting with "/") or a name ending in ".db" is read from a file or a database; anything
+# else is the list itself (commas; spaces are read as separators too), "csl:" saying so.
+_DATASET_TYPES = ("file:", "refile:", "db:", "dsn:", "ldap:", "ldaps:", "ldapi:", "lua:",
+                  "memcache:", "redis:", "mdb:", "erlang:", "socket:")
+
+
+@dataclass(frozen=True)
+class DomainSet:
+    """The ``Domain`` dataset: the names listed (lower case, no final dot, once each, in
+    order), or ``source``, the file or database opendkim reads them from, which mailwizard
+    does not read (a regex file, a database): then it cannot tell which domains are signed."""
+
+    names: tuple[str, ...] = ()
+    source: str = ""
+
+
+def domains(value: str | None) -> DomainSet:
+    """``Domain example.com,example.org`` (or ``csl:...``, or spaces) as a list; a file,
+    regex file or database named instead as its ``source``."""
+    text = (value or "").strip()
+    low = text.lower()
+    if low.startswith("csl:"):
+        text = text[len("csl:"):]
+    elif low.startswith(_DATASET_TYPES) or text.startswith("/") or low.endswith(".db"):
+        return DomainSet(source=text)
+    names: list[str] = []
+    for item in re.split(r"[,\s]+", text):
+        name = item.lower().rstrip(".")
+        if name and name not in names:
+            names.append(name)
+    return DomainSet(tuple(names))
 
 
 def _line(key: str, value: str) -> str:

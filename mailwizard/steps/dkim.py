@@ -89,8 +89,12 @@ def made_records(plan: Plan, system: System) -> list[DkimRecord]:
             continue
         dom, sel = cmd.argv[cmd.argv.index("-d") + 1], cmd.argv[cmd.argv.index("-s") + 1]
         found = public_record(system, dom, sel)
-        if found is not None:
-            out.append(DkimRecord(dnsrecords.dkim_name(dom, sel), *found))
+        if found is None:
+            continue
+        listed = signed_domains(system).domains
+        # Domain lists more than one: opendkim signs each of them with this key.
+        for name in (dom, *(n for n in listed if n != dom and dom in listed)):
+            out.append(DkimRecord(dnsrecords.dkim_name(name, sel), *found))
     return out
 
 
@@ -272,12 +276,48 @@ def rotation_news(plan: Plan, system: System) -> str:
             "record; the old key stays in " + opendkim.KEY_DIR + ".\n")
 
 
+@dataclass(frozen=True)
+class Signed:
+    """The domains opendkim signs with its one key (``Domain`` in opendkim.conf, a list).
+    The first is the one the form shows and the live test judges; when Domain is unset or
+    names a file (``source``: mailwizard cannot tell what it lists), the first mail domain.
+    ``skipped``: listed, but not domain names (no record is made for them)."""
+
+    domains: tuple[str, ...]
+    source: str = ""
+    skipped: tuple[str, ...] = ()
+
+
+def _signed(conf: str, system: System) -> Signed:
+    listed = opendkim.domains(opendkim.get(conf, "Domain"))
+    names: list[str] = []
+    skipped: list[str] = []
+    for name in listed.names:
+        try:
+            names.append(domain(name))
+        except Invalid:
+            skipped.append(name)
+    return Signed(tuple(names) or (primary_domain(system).lower(),), listed.source,
+                  tuple(skipped))
+
+
+def signed_domains(system: System) -> Signed:
+    return _signed(conf_text(system) or "", system)
+
+
+def signing_domains(system: System) -> tuple[tuple[str, ...], str]:
+    """(the domains signed, the file Domain names instead of a list or "")."""
+    signed = signed_domains(system)
+    return signed.domains, signed.source
+
+
 def signing_identity(system: System) -> tuple[str, str]:
     """(domain, selector) opendkim signs with now, whatever rotation waits (what the DNS
-    check and the live test judge); reads no key (the DNS report reads it once itself)."""
+    check and the live test judge); reads no key (the DNS report reads it once itself).
+    With several domains in opendkim.conf's Domain: the first."""
     conf = conf_text(system) or ""
     sel = (opendkim.get(conf, "Selector") or DEFAULT_SELECTOR).lower()
-    return (opendkim.get(conf, "Domain") or primary_domain(system)).lower(), sel
+    return _signed(conf, system).domains[0], sel
 
 
 def signing_answers(system: System) -> DkimAnswers:
@@ -339,6 +379,13 @@ the switch cancels the rotation. A selector used before still has its old key in
 now, `rotate = true` replaces its key at once, and mail signed with it fails DKIM until the
 new record is published.
 
+**Several domains.** opendkim.conf's `Domain` may list several (`example.com,example.org`):
+opendkim signs each with this one key. The list is kept (the form shows its first domain),
+and the record must be published at `SELECTOR._domainkey.` each of them: `mailwizard zone`
+prints them all and `mailwizard check` checks each. A `Domain` that names a file or a regex
+file (`refile:/etc/opendkim/domains`) is left as it is: mailwizard cannot tell which domains
+it lists, and says so.
+
 **Common mistakes.**
 - 1024-bit keys (opendkim-genkey's default): refused here; large receivers reject them.
 - `inet:localhost:8891` on the Postfix side: fails inside Postfix's chroot, and mail leaves
@@ -384,7 +431,6 @@ new record is published.
         old = signing_selector(system)
         if old is None or sel == old:
             return "direct", None
-        name = dnsrecords.dkim_name(dom, sel)
         if a.rotate or system.info(key_file(sel)) is None:
             problems.append(Problem("dkim.published", (
                 f"the key for {sel} is only made now: publish its record first"
@@ -399,13 +445,18 @@ new record is published.
             return "wait", old
         if errors(problems) or not key:
             return "wait", old
-        seen = published_check(dom, sel, key)
-        if seen.status != "pass":
-            why = seen.found if seen.found.startswith(("absent", "timed out", "server error")) \
-                else f"{name} has another key, or none"
-            problems.append(Problem("dkim.published", (
-                f"not seen in the DNS yet ({why}); selector {old} still signs until it is")))
-            return "wait", old
+        listed = signed_domains(system).domains
+        for each in (dom, *(n for n in listed if n != dom and dom in listed)):
+            seen = published_check(each, sel, key)
+            if seen.status != "pass":
+                at = dnsrecords.dkim_name(each, sel)
+                why = seen.found if seen.found.startswith(
+                    ("absent", "timed out", "server error")) else f"{at} has another key, or none"
+                where = f" at {at}" if each != dom else ""
+                problems.append(Problem("dkim.published", (
+                    f"not seen in the DNS yet{where} ({why}); selector {old} still signs "
+                    "until it is")))
+                return "wait", old
         problems.append(Problem("dkim.published", (
             f"the DNS shows it: {sel} signs from now; keep "
             f"{dnsrecords.dkim_name(dom, old)} a few days, then remove it"), "warning"))
@@ -453,6 +504,8 @@ new record is published.
                 "Domain/KeyFile/Selector. Edit it by hand or remove those lines first",
             ))
         if "domain" in names:
+            self._listed_problems(problems, opendkim.get(conf, "Domain") or "", names["domain"],
+                                  names.get("selector", a.selector))
             dests = mail_domains(system)
             if dests and names["domain"] not in dests:
                 problems.append(Problem(
@@ -488,6 +541,29 @@ new record is published.
                 ))
         return problems
 
+    @staticmethod
+    def _listed_problems(problems: list[Problem], written: str, dom: str, sel: str) -> None:
+        """What opendkim.conf's Domain, when it is a list or a file, means for ``dom``."""
+        listed = opendkim.domains(written)
+        if listed.source:
+            problems.append(Problem("dkim.domain", (
+                f"opendkim.conf's Domain is {listed.source}, which mailwizard cannot read: it "
+                f"is left as it is; make sure it lists {dom}, and publish the record at "
+                f"{sel}._domainkey.DOMAIN for each domain it lists"), "warning"))
+            return
+        others = [n for n in listed.names if n != dom]
+        if not others:
+            return
+        if dom in listed.names:
+            where = ", ".join(dnsrecords.dkim_name(n, sel) for n in others)
+            problems.append(Problem("dkim.domain", (
+                f"opendkim also signs {', '.join(others)} with this key (Domain {written}, "
+                f"kept): publish the same record at {where} too"), "warning"))
+        elif len(listed.names) > 1:
+            problems.append(Problem("dkim.domain", (
+                f"replaces Domain {written}: mail from {' or '.join(others)} is no longer "
+                "signed"), "warning"))
+
     def _build(self, a: DkimAnswers, system: System, staged: postfix.Staged | None,
                phase: Phase = "direct", signing: str | None = None) -> Plan:
         dom, sel, bits = domain(a.domain), selector(a.selector), dkim_bits(a.bits)
@@ -522,8 +598,13 @@ new record is published.
         # (opendkim signs only mail from InternalHosts or authenticated clients). In a
         # rotation's first phase opendkim keeps its Domain, Selector and KeyFile.
         before = conf_text(system) or ""
-        signs = {"Domain": dom, "Selector": sel, "KeyFile": private} \
+        signs: dict[str, str | None] = {"Domain": dom, "Selector": sel, "KeyFile": private} \
             if phase in ("direct", "switch") else {}
+        listed = opendkim.domains(opendkim.get(before, "Domain"))
+        if signs and (listed.source or dom in listed.names):
+            # The admin's list already has it (kept as written), or a file mailwizard cannot
+            # read (kept; _problems says so).
+            del signs["Domain"]
         after = opendkim.edit(before, {
             **signs,
             "Socket": opendkim.SOCKET,
