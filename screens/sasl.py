@@ -66,22 +66,28 @@ class AuthField(Field):
         with Horizontal(classes="field-row"):
             yield Label(self.label, classes="field-label")
             yield self.widget
-        yield Static(Text(self.hint, style="dim"), classes="field-message", markup=False)
-        notice = Static("", id="sasl-tls", markup=False)
+        yield Static(self._message(), classes="field-message", markup=False)
+        notice = Static(self._notice(), id="sasl-tls", markup=False)
         notice.border_title = TLS_TITLE
-        notice.display = False
+        notice.display = bool(self._notice())
         yield notice
 
-    def show(self) -> None:
+    def _message(self) -> Text:
         errors = [p.message for p in self.problems if p.level == "error"]
-        warnings = [p.message for p in self.problems if p.level == "warning"]
-        message = self.query_one(".field-message", Static)
-        message.update(Text("✖ " + errors[0], style="bold red") if errors
-                       else Text(self.hint, style="dim"))
-        self.set_class(bool(errors), "-error")
-        notice = self.query_one("#sasl-tls", Static)
-        notice.display = bool(warnings)
-        notice.update(Text("\n".join(warnings)))
+        return Text("✖ " + errors[0], style="bold red") if errors else Text(self.hint,
+                                                                           style="dim")
+
+    def _notice(self) -> str:
+        return "\n".join(p.message for p in self.problems if p.level == "warning")
+
+    def show(self) -> None:
+        """As Field.show: nothing to update before it has composed."""
+        for message in self.query(".field-message").results(Static):
+            message.update(self._message())
+        self.set_class(any(p.level == "error" for p in self.problems), "-error")
+        for notice in self.query("#sasl-tls").results(Static):
+            notice.display = bool(self._notice())
+            notice.update(Text(self._notice()))
 
 
 class ConfirmDelete(ModalScreen[bool]):

@@ -177,7 +177,10 @@ class Field(Vertical):
         return Text(self.hint, style="dim")
 
     def show(self) -> None:
-        self.query_one(".field-message", Static).update(self._message())
+        """Show the problems; a field mounted but not composed yet (a proposal can arrive
+        first) shows them when it composes (``compose`` asks ``_message``)."""
+        for message in self.query(".field-message").results(Static):
+            message.update(self._message())
         self.set_class(self.has_error, "-error")
 
 

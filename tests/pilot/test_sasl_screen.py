@@ -380,3 +380,27 @@ async def test_dialog_keys_in_one_burst(sandbox: Path, runner: RecordingRunner) 
         await wait_for(pilot, lambda: app.screen is screen, what="the dialog to close")
         assert new_passwords(screen) == {"dan@example.com": Secret(PW2)}
         assert_no_password(app)
+
+
+async def test_a_field_told_its_problems_before_it_composes_shows_them_once_it_does() -> None:
+    """A proposal can reach a field that is mounted but not composed yet (the login list's
+    field, added while a worker's result arrives): it must not fail the worker with
+    NoMatches, and the field shows the problem once it composes."""
+    from mailwizard.screens.sasl import AuthField
+    from mailwizard.screens.step_base import Field
+    from mailwizard.steps.base import Problem
+
+    app: App[None] = App()
+    async with app.run_test() as pilot:
+        logins = Field("Logins", "sasl.users", hint="who may send")
+        auth = AuthField("AUTH", "sasl.auth", widget=Static("switch"))
+        for field in (logins, auth):
+            field.problems = [Problem(field.key, "two logins with one name"),
+                              Problem(field.key, "TLS is not set up", level="warning")]
+            field.show()  # before: NoMatches('.field-message')
+        await app.screen.mount(logins, auth)
+        await pilot.pause()
+        for field in (logins, auth):
+            assert "two logins with one name" in static_plain(field, ".field-message")
+            assert field.has_class("-error")
+        assert "TLS is not set up" in static_plain(auth, "#sasl-tls")
