@@ -43,6 +43,18 @@ tar -xpf {shared}/fresh.tar --warning=no-file-ignored
 hostname "$(cat {shared}/hostname)"
 postfix reload >/dev/null 2>&1
 """
+# A Postfix program that reads main.cf within two seconds of its change pauses until the
+# clock's second has turned twice, in 0.3 s steps (postalias: 1.5-2.4 s), so a run's time
+# depends on the sub-second phase at which main.cf is written. The rounds drift through the
+# phases slowly: measured, five rounds in a row gave the apply's postalias 2.1-2.4 s against
+# the script's 1.8 s, the next three 1.5 s against 1.8-2.1 s. Each round therefore starts
+# both runs at its own phase of the second, spread evenly over the rounds (golden-ratio
+# steps), so that both sides see every phase alike. Not timed: hyperfine's --prepare.
+PHASE = """
+n=$(cat {shared}/runs 2>/dev/null || echo 0); echo $((n + 1)) > {shared}/runs
+sleep "$(awk -v n="$n" -v now="$(date +%s.%N)" 'BEGIN {{
+    p = int(n / 2) * 0.6180339887; p -= int(p); t = int(now) + 1 + p; printf "%.3f", t - now }}')"
+"""
 # What both runs must leave: Postfix's settings, the host name, the aliases, the logins, the
 # files of the DKIM and SASL set-up (not the key or the password hashes: random each time).
 END_STATE = """
@@ -71,7 +83,8 @@ def measure(rounds: int) -> list[Figure]:
         ns.run(f"cd {shlex.quote(str(ROOT))}\nexport MAILWIZARD_PASSWORD_POSTMASTER="
                f"$(cat {shared}/password)\n{shlex.quote(sys.executable)} -m "
                f"benchmarks.plain_script {answers} {out}", timeout=120)
-        (shared / "restore.sh").write_text(RESTORE.format(shared=shared))
+        (shared / "restore.sh").write_text(RESTORE.format(shared=shared)
+                                           + PHASE.format(shared=shared))
         enter = shlex.join([*ns._nsenter(), "env", f"PATH={ns._env()['PATH']}", "bash"])
         wizard = shared / "wizard.sh"
         wizard.write_text(f"set -e\nexport MAILWIZARD_PASSWORD_POSTMASTER=$(cat {password})\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from .apply_vs_shell import FRESH, PASSWORD, RESTORE, SAVE, SAVED
@@ -70,12 +71,17 @@ def main(argv: list[str]) -> int:
                  f"MAILWIZARD_PASSWORD_POSTMASTER={PASSWORD}", "PYTHONPATH=" + str(ROOT)]
         restore = [*enter, "bash", str(shared / "restore.sh")]
         commands, profile = shared / "commands.txt", shared / "profile.txt"
+        took: list[float] = []
         for run in ([sys.executable, str(shared / "record.py"), str(answers), str(commands)],
                     [sys.executable, "-m", "pyinstrument", "-i", "0.0005", "-o", str(profile),
                      "-m", "mailwizard", "apply", str(answers)]):
             subprocess.run(restore, cwd=ROOT, check=True, capture_output=True)
+            started = time.perf_counter()
             subprocess.run([*enter, *run], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        out.write_text(commands.read_text() + "\n" + profile.read_text())
+            took.append((time.perf_counter() - started) * 1000)
+        out.write_text(f"the recorded run took {took[0]:.0f} ms as a process (nsenter and "
+                       f"the interpreter included)\n" + commands.read_text() + "\n"
+                       + profile.read_text())
     print(f"wrote {out} ({shlex.join(['apply', str(answers)])})", file=sys.stderr)
     return 0
 
