@@ -22,7 +22,7 @@ from pathlib import Path
 
 from mailwizard import __version__, interrupt
 from mailwizard.steps.catalog import ENTRIES, LISTED
-from mailwizard.system import System, preload_sh
+from mailwizard.system import System, preload
 
 if typing.TYPE_CHECKING:
     from mailwizard.answers import Chosen
@@ -274,8 +274,10 @@ def _plan_and_apply(system: System, ns: argparse.Namespace, chosen: list[Chosen]
     from mailwizard.apply import INTERRUPTED, Event, apply
     from mailwizard.steps.base import errors
 
-    if not ns.dry_run and system.run_commands:
-        preload_sh()  # while the plan is made: its commands are the first to need it
+    # Imported while the plan is made: the SASL step checks passwords and renders a
+    # template; the commands are the first to need sh.
+    sasl = ("zxcvbn", "jinja2") if any(c.step.name == "sasl" for c in chosen) else ()
+    preload(*sasl, *(("sh",) if not ns.dry_run and system.run_commands else ()))
     try:
         plan, problems = answers.plan_all(system, chosen)
     except Exception as exc:  # a step could not read the system: say so, write nothing

@@ -115,13 +115,18 @@ def _prepare(argv: Sequence[str], stdin: str | Secret | None,
     return _Prepared(argv, exe, data, _redactor(stdin), full_env)
 
 
-def preload_sh() -> None:
-    """Import the sh library in a thread of its own while the caller goes on (the headless
-    apply plans meanwhile, waiting on postconf): it takes 0.1 s (asyncio, importlib.metadata),
-    which the first command would otherwise wait for. That command's own import waits for
-    this one to finish."""
-    threading.Thread(target=importlib.import_module, args=("sh",), name="import-sh",
-                     daemon=True).start()
+def preload(*modules: str) -> None:
+    """Import ``modules`` in a thread of its own while the caller goes on: the headless apply
+    plans meanwhile, mostly waiting on postconf. The sh library takes 0.1 s (asyncio,
+    importlib.metadata), which the first command would otherwise wait for; the SASL step's
+    password check and template, 0.05 s. An import that asks meanwhile waits for this one."""
+
+    def load() -> None:
+        for name in modules:
+            with contextlib.suppress(ImportError):  # the import that needs it will say
+                importlib.import_module(name)
+
+    threading.Thread(target=load, name="preload", daemon=True).start()
 
 
 class ShRunner:

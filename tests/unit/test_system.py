@@ -361,3 +361,19 @@ def test_secret_reaches_the_process_unmasked(either: ShRunner | Reader) -> None:
 
 def test_sandbox_system_helper(sandbox: Path) -> None:
     assert sandbox_system(sandbox).run_commands is True
+
+
+def test_preload_imports_in_a_thread_of_its_own_and_leaves_a_missing_module_to_the_user(
+        ) -> None:
+    import sys
+    import threading
+
+    from mailwizard.system import preload
+
+    sys.modules.pop("colorsys", None)
+    preload("no_such_module_for_mailwizard", "colorsys")
+    deadline = time.monotonic() + 10
+    while "colorsys" not in sys.modules or any(
+            t.name == "preload" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "colorsys was not imported"
+        time.sleep(0.01)
