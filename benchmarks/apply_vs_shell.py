@@ -104,5 +104,7 @@ def measure(rounds: int) -> list[Figure]:
         t_wizard, t_plain = hyperfine([wizard_run, plain_run], rounds, prepare=restore)
     return [Figure("headless full apply (`mailwizard apply`, every section)",
                    "the same commands as a plain shell script", t_wizard, t_plain, goal=1.3,
-                   note="real Postfix/opendkim/saslpasswd2 in a namespace, the fresh state "
-                        "put back before every run")]
+                   pooled=True,
+                   note="ratio of the mean times (IQR: the rounds' own ratios); real "
+                        "Postfix/opendkim/saslpasswd2 in a namespace, the fresh state put back "
+                        "before every run, each round at its own phase of the second")]

@@ -32,6 +32,10 @@ class Figure:
     base_times: list[float]  # the baseline's, same rounds
     goal: float | None = None
     note: str = ""
+    # The ratio of the mean times instead of the median of the rounds' ratios: for a figure
+    # whose two runs in a round are not alike (the apply: each side's pause for main.cf
+    # depends on when in the second it wrote it), while over the rounds both sample the same.
+    pooled: bool = False
 
     @property
     def ratios(self) -> list[float]:
@@ -39,6 +43,8 @@ class Figure:
 
     @property
     def ratio(self) -> float:
+        if self.pooled:
+            return statistics.fmean(self.times) / statistics.fmean(self.base_times)
         return statistics.median(self.ratios)
 
     def spread(self) -> str:
