@@ -102,6 +102,19 @@ def test_expanded_evaluates_the_default_relay_restrictions(system: System) -> No
         "permit_mynetworks", "permit_sasl_authenticated", "defer_unauth_destination"]
 
 
+def test_a_value_without_names_is_its_own_expansion(counted: System,
+                                                    reader: CountingReader) -> None:
+    """No ``postconf -x`` for a value with no ``$`` in it (what -x would print is the
+    value); one for a value that names others, and its answer is the expansion."""
+    main = counted.read_bytes(postfix.MAIN_CF) or b""
+    view = counted.with_files({postfix.MAIN_CF: main + b"\nsmtpd_banner = plain banner\n"
+                               b"smtp_helo_name = $myhostname\n"})
+    assert postfix.expanded(view, "smtpd_banner") == "plain banner"
+    assert not [a for a in reader.postconf_calls() if a[3:] == ("-x",)]
+    assert postfix.expanded(view, "smtp_helo_name") == postfix.get(view, "myhostname") != ""
+    assert [a[3:] for a in reader.postconf_calls() if a[3:] == ("-x",)] == [("-x",)]
+
+
 def test_stage_all_keys_in_one_call(counted: System, reader: CountingReader) -> None:
     before = counted.read_bytes(postfix.MAIN_CF)
     staged = postfix.stage(counted, set_main={"myhostname": "mail.example.com",
