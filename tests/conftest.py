@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,16 @@ def runner() -> RecordingRunner:
 def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Self-signed certificates made once (see ``tests.support.make_certs``)."""
     return make_certs(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="session")
+def real_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real 2048-bit key made once by opendkim-genkey (mail.private, mail.txt); tests
+    copy it, never change it."""
+    out = tmp_path_factory.mktemp("key")
+    subprocess.run(["opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail",
+                    "-D", str(out)], check=True)
+    return out
 
 
 @pytest.fixture

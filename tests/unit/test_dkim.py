@@ -37,14 +37,6 @@ FIXTURE_CONF = Path(__file__).parents[1] / "fixtures/debian12/etc/opendkim.conf"
 ANSWERS = DkimAnswers(domain="example.com", selector="mail", bits=2048)
 
 
-@pytest.fixture(scope="module")
-def real_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real 2048-bit key made by opendkim-genkey in a temp directory (mail.private/.txt)."""
-    out = tmp_path_factory.mktemp("key")
-    subprocess.run(["opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail",
-                    "-D", str(out)], check=True)
-    return out
-
 
 def _fake_genkey(system: System, key_dir: Path) -> dict[str, object]:
     """Effects for the recording runner: genkey copies the real key in, chown/chmod act."""

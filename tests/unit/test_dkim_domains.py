@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -45,13 +44,6 @@ def test_domain_is_read_as_a_dataset(value: str | None, names: tuple[str, ...],
     found = opendkim.domains(value)
     assert (found.names, found.source) == (names, source)
 
-
-@pytest.fixture(scope="module")
-def real_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("key")
-    subprocess.run(["opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail",
-                    "-D", str(out)], check=True)
-    return out
 
 
 def signing(sandbox: Path, real_key: Path, domain: str) -> System:

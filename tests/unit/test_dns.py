@@ -105,13 +105,6 @@ def configure(sandbox: Path, extra: str = "") -> System:
     return sandbox_system(sandbox)
 
 
-@pytest.fixture(scope="module")
-def real_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("key")
-    subprocess.run(["opendkim-genkey", "-b", "2048", "-d", "example.com", "-s", "mail",
-                    "-D", str(out)], check=True)
-    return out
-
 
 def test_config_is_read_from_postfix_the_records_file_and_the_key(
         sandbox: Path, real_key: Path) -> None:
