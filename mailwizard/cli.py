@@ -2,9 +2,8 @@
 tools rely on (README.md, "Using it").
 
 Exit codes: 0 done (or nothing to do), 1 invalid input (nothing written), 2 apply failed and
-every file restored (also when SIGHUP, SIGTERM or SIGINT stopped it), 3 a verb that is not
-available yet, 4 another mailwizard run holds the lock (apply, rollback: nothing was done; the
-last line names it and says to run again once it has finished); 128+N when signal N ended
+every file restored (also when SIGHUP, SIGTERM or SIGINT stopped it, and when another run
+held the lock: nothing was written), 3 a verb that is not available yet; 128+N when signal N ended
 another verb (or the hub while no apply ran). The TUI's last line says what it applied in the
 session (``mailwizard: outcome: ...``).
 """
@@ -29,7 +28,7 @@ if typing.TYPE_CHECKING:
     from mailwizard.apply import ApplyResult
     from mailwizard.runlock import Busy
 
-EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE, EXIT_BUSY = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_INVALID, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, 2, 3
 
 VERBS: dict[str, str] = {
     "apply": "apply FILE [--dry-run]   headless: plan from an answers file, show the diff, apply",
@@ -57,10 +56,9 @@ def _epilog() -> str:
     return (
         f"steps (open one screen directly, e.g. `mailwizard dkim`):\n{steps}\n\n"
         f"verbs:\n{verbs}\n\n"
-        "exit codes: 0 ok, 1 invalid answers (nothing written), 2 apply failed or stopped "
-        "(files restored; its last line says which), 3 not available yet, 4 another "
-        "mailwizard run holds the lock (apply, rollback: nothing done; run again once it has "
-        "finished)"
+        "exit codes: 0 ok, 1 invalid answers (nothing written), 2 apply failed, stopped or "
+        "refused because another run holds the lock (files restored or untouched; its last "
+        "line says which), 3 not available yet"
     )
 
 
@@ -216,18 +214,20 @@ def cmd_apply(system: System, ns: argparse.Namespace) -> int:
                 return _plan_and_apply(system, ns, chosen, cancel)
         except runlock.Busy as exc:
             print(f"mailwizard: {exc}", file=sys.stderr)
-            print(f"mailwizard: outcome: {_busy(exc, 'nothing was written')}", file=sys.stderr)
-            return EXIT_BUSY
+            print(f"mailwizard: outcome: {_busy(exc, 'nothing was written', EXIT_FAILED)}",
+                  file=sys.stderr)
+            return EXIT_FAILED
         finally:
             _mute_if_hung_up()
 
 
-def _busy(exc: Busy, nothing: str) -> str:
-    """The last line of a run refused because another holds the lock (exit 4)."""
+def _busy(exc: Busy, nothing: str, code: int) -> str:
+    """The last line of a run refused because another holds the lock: the CLI contract's
+    code (apply 2, rollback 1), the line saying it was only refused."""
     from mailwizard import runlock
 
     return (f"BUSY: another mailwizard ({exc.who}) holds {runlock.LOCK}; {nothing}; run "
-            f"this again once that one has finished (exit {EXIT_BUSY})")
+            f"this again once that one has finished (exit {code})")
 
 
 def _signalled(why: str) -> None:
@@ -439,9 +439,9 @@ def cmd_rollback(system: System, ns: argparse.Namespace) -> int:
             return _rollback_asked(system, ns)
     except runlock.Busy as exc:
         print(f"mailwizard rollback: {exc}", file=sys.stderr)
-        print(f"mailwizard rollback: outcome: {_busy(exc, 'nothing was restored')}",
-              file=sys.stderr)
-        return EXIT_BUSY
+        print(f"mailwizard rollback: outcome: "
+              f"{_busy(exc, 'nothing was restored', EXIT_INVALID)}", file=sys.stderr)
+        return EXIT_INVALID
     except PermissionError as exc:
         where = exc.filename or str(exc)
         print(f"mailwizard rollback: permission denied: {where}: needs root (or a --root "

@@ -94,7 +94,8 @@ def test_second_apply_half_a_second_later_is_refused_and_the_first_completes(
     rc, _, out = runs["second"]
     first_pid = runs["first"][1]
     assert rc == 2, out
-    assert f"another mailwizard (PID {first_pid}) is applying" in out, out
+    assert f"another mailwizard (PID {first_pid}, `" in out, out
+    assert "is applying or rolling back right now" in out and "BUSY" in out, out
     assert "nothing was written" in out and "Applied" not in out, out
     assert_full_setup(ns)
     assert_no_leftovers(ns, temp)
