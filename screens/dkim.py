@@ -64,7 +64,7 @@ class SelectorField(Field):
             yield Label(self.label, classes="field-label")
             yield self.widget
             yield Static("", id="dkim-name", markup=False)
-        yield Static(self._message(), classes="field-message", markup=False)
+        yield Static(self.message(), classes="field-message", markup=False)
 
 
 class DkimScreen(StepScreen[DkimDmarcAnswers]):

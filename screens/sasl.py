@@ -66,13 +66,14 @@ class AuthField(Field):
         with Horizontal(classes="field-row"):
             yield Label(self.label, classes="field-label")
             yield self.widget
-        yield Static(self._message(), classes="field-message", markup=False)
+        yield Static(self.message(), classes="field-message", markup=False)
         notice = Static(self._notice(), id="sasl-tls", markup=False)
         notice.border_title = TLS_TITLE
         notice.display = bool(self._notice())
         yield notice
 
-    def _message(self) -> Text:
+    def message(self) -> Text:
+        """Its error, else the hint: its warnings go in the framed notice."""
         errors = [p.message for p in self.problems if p.level == "error"]
         return Text("✖ " + errors[0], style="bold red") if errors else Text(self.hint,
                                                                            style="dim")
@@ -81,10 +82,7 @@ class AuthField(Field):
         return "\n".join(p.message for p in self.problems if p.level == "warning")
 
     def show(self) -> None:
-        """As Field.show: nothing to update before it has composed."""
-        for message in self.query(".field-message").results(Static):
-            message.update(self._message())
-        self.set_class(any(p.level == "error" for p in self.problems), "-error")
+        super().show()
         for notice in self.query("#sasl-tls").results(Static):
             notice.display = bool(self._notice())
             notice.update(Text(self._notice()))

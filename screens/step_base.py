@@ -140,7 +140,7 @@ class Field(Vertical):
         with Horizontal(classes="field-row"):
             yield Label(self.label, classes="field-label")
             yield self.widget
-        yield Static(self._message(), classes="field-message", markup=False)
+        yield Static(self.message(), classes="field-message", markup=False)
 
     @property
     def input(self) -> Input | None:
@@ -165,7 +165,9 @@ class Field(Vertical):
     def has_error(self) -> bool:
         return bool(self.local_error) or any(p.level == "error" for p in self.problems)
 
-    def _message(self) -> Text:
+    def message(self) -> Text:
+        """The line under the field: the first error, else the first warning, else the hint
+        (a subclass that shows its warnings elsewhere overrides it)."""
         errors = [p.message for p in self.problems if p.level == "error"]
         warnings = [p.message for p in self.problems if p.level == "warning"]
         if self.local_error:
@@ -178,9 +180,9 @@ class Field(Vertical):
 
     def show(self) -> None:
         """Show the problems; a field mounted but not composed yet (a proposal can arrive
-        first) shows them when it composes (``compose`` asks ``_message``)."""
+        first) shows them when it composes (``compose`` asks ``message``)."""
         for message in self.query(".field-message").results(Static):
-            message.update(self._message())
+            message.update(self.message())
         self.set_class(self.has_error, "-error")
 
 
