@@ -8,6 +8,7 @@ host name and Postfix's live configuration the old ones.
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -92,16 +93,21 @@ def measure(rounds: int) -> list[Figure]:
                           f"-m mailwizard apply {answers} > /dev/null\n")
         restore, wizard_run, plain_run = (f"{enter} {shared / 'restore.sh'}", f"{enter} {wizard}",
                                           f"{enter} {out}/plain.sh")
+        # Bytecode as an installed mailwizard has it (pip compiles it; a user's first run
+        # writes it): never compiled from source in a timed run. The namespace's /tmp is
+        # private, so the cache lies in the shared directory; the untimed runs below fill it.
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(shared / "pycache")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         ends = []
         for run in (restore, wizard_run, restore, plain_run):  # each works, once, untimed
-            done = subprocess.run(shlex.split(run), capture_output=True, text=True)
+            done = subprocess.run(shlex.split(run), capture_output=True, text=True, env=env)
             if done.returncode:
                 raise RuntimeError(f"{run}: exit {done.returncode}\n{done.stdout[-2000:]}"
                                    f"{done.stderr[-2000:]}")
             ends.append(ns.run(END_STATE).stdout)
         if ends[1] != ends[3]:  # the script must do what the apply does
             raise RuntimeError(f"the plain script ends elsewhere:\n{ends[1]}\n---\n{ends[3]}")
-        t_wizard, t_plain = hyperfine([wizard_run, plain_run], rounds, prepare=restore)
+        t_wizard, t_plain = hyperfine([wizard_run, plain_run], rounds, prepare=restore, env=env)
     return [Figure("headless full apply (`mailwizard apply`, every section)",
                    "the same commands as a plain shell script", t_wizard, t_plain, goal=1.3,
                    pooled=True,

@@ -75,7 +75,8 @@ def ms(times: list[float]) -> str:
 
 
 def hyperfine(commands: list[str], rounds: int, *, prepare: str | None = None,
-              warmup: int = 1, ignore_failure: bool = False) -> list[list[float]]:
+              warmup: int = 1, ignore_failure: bool = False,
+              env: dict[str, str] | None = None) -> list[list[float]]:
     """Each command's times over ``rounds`` rounds, the order reversed every other round."""
     times: list[list[float]] = [[] for _ in commands]
     with tempfile.TemporaryDirectory(prefix="mwbench-") as tmp:
@@ -91,7 +92,7 @@ def hyperfine(commands: list[str], rounds: int, *, prepare: str | None = None,
             if ignore_failure:  # e.g. a check that fails, as it must against a silent server
                 argv += ["--ignore-failure"]
             argv += [commands[i] for i in order]
-            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env)
             if r < 0:
                 continue
             results = json.loads(out.read_text())["results"]
