@@ -2,8 +2,9 @@
 
 The namespace and the fresh state are the apply figure's (``apply_vs_shell``). The apply runs
 there twice from the fresh state: once recording every command the runner starts (how it
-was started, captured or streamed, and how long it took), once under pyinstrument. Both
-reports go to OUT (default: apply-profile.txt). Needs root.
+was started, captured or streamed, and how long it took), once under pyinstrument. A third
+run lists the slowest imports (``-X importtime``). The reports go to OUT (default:
+apply-profile.txt). Needs root.
 """
 
 from __future__ import annotations
@@ -79,11 +80,29 @@ def main(argv: list[str]) -> int:
             started = time.perf_counter()
             subprocess.run([*enter, *run], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
             took.append((time.perf_counter() - started) * 1000)
+        subprocess.run(restore, cwd=ROOT, check=True, capture_output=True)
+        timed = subprocess.run([*enter, sys.executable, "-X", "importtime", "-m", "mailwizard",
+                                "apply", str(answers)], cwd=ROOT, check=True, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         out.write_text(f"the recorded run took {took[0]:.0f} ms as a process (nsenter and "
                        f"the interpreter included)\n" + commands.read_text() + "\n"
-                       + profile.read_text())
+                       + profile.read_text() + "\n" + _slowest_imports(timed.stderr))
     print(f"wrote {out} ({shlex.join(['apply', str(answers)])})", file=sys.stderr)
     return 0
+
+
+def _slowest_imports(stderr: str, top: int = 30) -> str:
+    """The ``top`` imports of largest cumulative time (µs) from ``-X importtime`` output."""
+    rows = []
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            _, cumulative, name = line.removeprefix("import time:").split("|")
+            if cumulative.strip().isdigit():
+                rows.append((int(cumulative), name.rstrip()[1:]))  # indented by depth
+    rows.sort(reverse=True)
+    total = sum(c for c, name in rows if not name.startswith(" "))
+    return (f"imports: {total / 1000:.0f} ms at top level; the {top} largest (cumulative µs):\n"
+            + "\n".join(f"{c:9d} {name}" for c, name in rows[:top]) + "\n")
 
 
 if __name__ == "__main__":
