@@ -6,11 +6,13 @@ as in containers and in the integration tests' namespaces.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import signal
 from typing import Literal
 
+from mailwizard import postfix
 from mailwizard.system import Result, System
 
 Action = Literal["reload", "restart"]
@@ -20,7 +22,32 @@ OPENDKIM_PIDFILE = "/run/opendkim/opendkim.pid"
 
 
 def postfix_running(system: System) -> bool:
-    return system.query(["postfix", "status"]).ok
+    """Whether Postfix's master runs: it holds an exclusive flock on its pidfile for as long
+    as it lives. ``postfix status`` asks the same of ``master -t``, through a shell script
+    that starts postconf and master (35 ms); testing the lock here takes 0.1 ms."""
+    pidfile = system.path(f"{_queue_directory(system)}/pid/master.pid")
+    try:
+        fd = os.open(pidfile, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False  # never started here (or its queue is gone)
+    except OSError:  # not ours to open as we are: let Postfix's own command tell
+        return system.query(["postfix", "status"]).ok
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # a lock we got goes with the descriptor
+    return False
+
+
+def _queue_directory(system: System) -> str:
+    """main.cf's queue_directory; Debian's default unless main.cf names it (no postconf start
+    for the common case; when it does, the dump is usually cached from the plan)."""
+    main = system.read_bytes(postfix.MAIN_CF) or b""
+    if b"queue_directory" not in main:
+        return "/var/spool/postfix"
+    return postfix.get(system, "queue_directory") or "/var/spool/postfix"
 
 
 def is_daemon(pid: int, name: str) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from mailwizard import dns
 from mailwizard.secret import Secret
@@ -29,6 +32,9 @@ _MAIL_VERSION = re.compile(r"(?m)^mail_version = .*$")
 FIXTURE = Path(__file__).parent / "fixtures" / "debian12"
 EMPTY_DIRS = ("etc/postfix/sasl", "var/spool/postfix/etc", "var/mail", "var/log", "run",
               "var/backups")
+
+
+MASTER_PID = "var/spool/postfix/pid/master.pid"  # empty: Postfix "runs" while it is locked
 
 
 def make_sandbox(target: Path) -> Path:
@@ -53,11 +59,22 @@ class SandboxReader(Reader):
     A command with a line sink (a test that streams real commands) goes through ShRunner.
 
     A bare ``postfix status`` would ask the host's Postfix, which is not the sandbox's; the
-    reloads themselves are recorded by RecordingRunner.
+    reloads themselves are recorded by RecordingRunner. Postfix "runs" in a sandbox as a
+    real master does: :meth:`hold_master_lock` holds the flock on the sandbox's master.pid
+    that ``services.postfix_running`` tests.
     """
 
     def __init__(self, postfix_running: bool = True) -> None:
         self.postfix_running = postfix_running
+        self._master_lock: IO[bytes] | None = None
+
+    def hold_master_lock(self, root: Path) -> None:
+        """Make the sandbox's Postfix "run" (when ``postfix_running``) for this reader's life."""
+        if not self.postfix_running or self._master_lock is not None:
+            return
+        self._master_lock = (root / MASTER_PID).open("rb")
+        with contextlib.suppress(BlockingIOError):  # held already by a test's apply in a
+            fcntl.flock(self._master_lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # child: "runs"
 
     def run(
         self,
@@ -129,6 +146,8 @@ def sandbox_system(root: Path, runner: RecordingRunner | None = None) -> System:
     """A System on a sandbox root whose commands are recorded (and "run": run_commands) and
     whose queries the runner's real ``reader`` answers."""
     runner = runner or RecordingRunner()
+    if isinstance(runner.reader, SandboxReader):
+        runner.reader.hold_master_lock(root)
     return System(root=root, runner=runner, reader=runner.reader, run_commands=True)
 
 
