@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
+import functools
 import grp
 import importlib
 import os
@@ -239,6 +240,11 @@ class Reader:
     the reads go here and what apply runs on the system goes through ``ShRunner``. A query
     changes nothing and starts no daemon, so it needs no line sink and no drain of pipes
     a daemon kept open: its own process group, killed on the timeout, and PDEATHSIG.
+
+    PDEATHSIG comes from util-linux's ``setpriv`` (Essential on Debian and Ubuntu), which
+    sets it and execs the query: a ``preexec_fn`` would do the same in Python, but makes
+    subprocess fork the whole interpreter instead of vfork, 6 ms more for each query
+    (measured: 14 against 8 ms for ``postconf -c``), and is not safe in threads.
     """
 
     def run(
@@ -255,11 +261,15 @@ class Reader:
             raise TypeError("Reader runs read-only queries: no line sink")
         cmd = _prepare(argv, stdin, env)
         argv = cmd.argv
+        setpriv = _setpriv()
+        if setpriv and not _binary_or_script(cmd.exe):  # setpriv's execvp would hand it to sh
+            raise CommandError(argv, None, "", "could not start (not an executable?)")
         try:
             proc = subprocess.Popen(
-                [cmd.exe, *argv[1:]], stdin=subprocess.DEVNULL if cmd.data is None
+                [*setpriv, cmd.exe, *argv[1:]], stdin=subprocess.DEVNULL if cmd.data is None
                 else subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=cmd.env, process_group=0, preexec_fn=_dies_with(os.getpid()))
+                env=cmd.env, process_group=0,
+                preexec_fn=None if setpriv else _dies_with(os.getpid()))
         except OSError as exc:
             if exc.errno == errno.ENOEXEC:
                 raise CommandError(argv, None, "", "could not start (not an executable?)") from None
@@ -275,6 +285,10 @@ class Reader:
             raise
         rc = proc.returncode
         out, err = cmd.hide(_decode(raw_out)), cmd.hide(_decode(raw_err))
+        if setpriv and rc in (126, 127) and err.startswith(_SETPRIV_EXEC_FAILED):
+            why = err.strip().rpartition(": ")[2]  # setpriv's own "failed to execute"
+            raise CommandError(argv, None, "", "could not start (not an executable?)"
+                               if why == os.strerror(errno.ENOEXEC) else f"could not start: {why}")
         if rc < 0:
             if not check:
                 return Result(argv, rc, out + err, "")
@@ -293,6 +307,25 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 PR_SET_PDEATHSIG = 1
+_SETPRIV_EXEC_FAILED = "setpriv: failed to execute"
+
+
+def _binary_or_script(path: str) -> bool:
+    """Whether execve can run ``path`` itself (an ELF binary or a ``#!`` script)."""
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        return True  # let the start say why
+    return magic == b"\x7fELF" or magic.startswith(b"#!")
+
+
+@functools.cache
+def _setpriv() -> tuple[str, ...]:
+    """The argv prefix that gives a query PDEATHSIG (empty without setpriv: then the
+    slower ``preexec_fn``)."""
+    found = shutil.which("setpriv", path="/usr/bin:/bin")
+    return (found, "--pdeathsig", "KILL", "--") if found else ()
 
 
 def _dies_with(parent: int) -> Callable[[], None]:
