@@ -160,8 +160,12 @@ class ShRunner:
             "_encoding": "utf-8",
             "_decode_errors": "replace",
             "_return_cmd": True,
-            "_preexec_fn": _dies_with(os.getpid()),
         }
+        setpriv = _setpriv()
+        if not setpriv:
+            kwargs["_preexec_fn"] = _dies_with(os.getpid())
+        elif not _binary_or_script(cmd.exe):  # setpriv's execvp would hand it to sh
+            raise CommandError(argv, None, "", "could not start (not an executable?)")
         # Always some input: with a callable ``_out`` and no ``_in`` the sh library gives
         # the command a pipe it keeps open for an interactive callback and polls every
         # 0.1 s, so every streamed command took 0.1 s longer (and one that reads its input
@@ -180,10 +184,10 @@ class ShRunner:
             lines.append(line)
             assert on_line is not None
             on_line(line)
-        command: Any = sh.Command(cmd.exe)
+        command: Any = sh.Command(setpriv[0] if setpriv else cmd.exe)
         expired = threading.Event()
         try:
-            proc = command(*argv[1:], **kwargs)
+            proc = command(*setpriv[1:], *([cmd.exe] if setpriv else []), *argv[1:], **kwargs)
 
             def expire() -> None:
                 expired.set()
@@ -225,6 +229,9 @@ class ShRunner:
             out, err = "\n".join(lines) + ("\n" if lines else ""), ""
         else:
             out, err = hide(str(proc)), hide(_decode(proc.stderr))
+        failed = _exec_failure(setpriv, rc, out + err)
+        if failed:
+            raise CommandError(argv, None, "", failed)
         result = Result(argv, rc, out, err)
         if check and rc != 0:
             raise CommandError(argv, rc, out + err)
@@ -244,7 +251,8 @@ class Reader:
     PDEATHSIG comes from util-linux's ``setpriv`` (Essential on Debian and Ubuntu), which
     sets it and execs the query: a ``preexec_fn`` would do the same in Python, but makes
     subprocess fork the whole interpreter instead of vfork, 6 ms more for each query
-    (measured: 14 against 8 ms for ``postconf -c``), and is not safe in threads.
+    (measured: 14 against 8 ms for ``postconf -c``), and is not safe in threads. ShRunner
+    starts its commands the same way (sh forks anyway; no ctypes to load for prctl).
     """
 
     def run(
@@ -285,10 +293,9 @@ class Reader:
             raise
         rc = proc.returncode
         out, err = cmd.hide(_decode(raw_out)), cmd.hide(_decode(raw_err))
-        if setpriv and rc in (126, 127) and err.startswith(_SETPRIV_EXEC_FAILED):
-            why = err.strip().rpartition(": ")[2]  # setpriv's own "failed to execute"
-            raise CommandError(argv, None, "", "could not start (not an executable?)"
-                               if why == os.strerror(errno.ENOEXEC) else f"could not start: {why}")
+        failed = _exec_failure(setpriv, rc, err)
+        if failed:
+            raise CommandError(argv, None, "", failed)
         if rc < 0:
             if not check:
                 return Result(argv, rc, out + err, "")
@@ -308,6 +315,15 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 PR_SET_PDEATHSIG = 1
 _SETPRIV_EXEC_FAILED = "setpriv: failed to execute"
+
+
+def _exec_failure(setpriv: tuple[str, ...], rc: int, output: str) -> str | None:
+    """Why the command could not start, when setpriv said it could not exec it."""
+    if not setpriv or rc not in (126, 127) or not output.startswith(_SETPRIV_EXEC_FAILED):
+        return None
+    why = output.strip().rpartition(": ")[2]
+    return "could not start (not an executable?)" if why == os.strerror(errno.ENOEXEC) \
+        else f"could not start: {why}"
 
 
 def _binary_or_script(path: str) -> bool:
