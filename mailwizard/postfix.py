@@ -71,13 +71,41 @@ def explicit(system: System) -> dict[str, str]:
 
 def expanded(system: System, name: str) -> str:
     """A parameter's effective value: ``$names`` and ``${{...} ? {...}}`` expressions
-    evaluated (``postconf -x``), e.g. the default smtpd_relay_restrictions. A value with no
-    ``$`` in it is its own expansion: the dump every step reads already has it, and no
-    ``postconf -x`` starts (three fewer in a full plan)."""
-    raw = params(system).get(name)
-    if raw is not None and "$" not in raw:
-        return raw
+    evaluated (``postconf -x``), e.g. the default smtpd_relay_restrictions. A value made
+    only of text and plain ``$name`` references (mydestination's ``$myhostname``) is
+    expanded here from the dump every step reads already; anything else (``${name?...}``,
+    an unknown name) asks ``postconf -x``."""
+    simple = _expand_plain(params(system), name)
+    if simple is not None:
+        return simple
     return _dump(system, ("-x",)).get(name, "")
+
+
+_PER_PROCESS = frozenset({"process_id", "process_name"})
+# $name, ${name} or $(name): the only forms _expand_plain evaluates itself.
+_PLAIN_REF = re.compile(r"\$(?:(\w+)|\{(\w+)\}|\((\w+)\))")
+
+
+def _expand_plain(values: Mapping[str, str], name: str, depth: int = 0) -> str | None:
+    """``name``'s value with its plain references replaced, recursively; None when it holds
+    any other ``$`` form, or names a parameter that the dump lacks, that is empty (postconf
+    -x keeps some of those as written: postscreen_reject_footer's $smtpd_reject_footer) or
+    that is the reading process's own (process_id): postconf -x decides those."""
+    raw = values.get(name)
+    if raw is None or depth > 20 or (depth and not raw) or name in _PER_PROCESS:
+        return None
+    out: list[str] = []
+    pos = 0
+    for ref in _PLAIN_REF.finditer(raw):
+        inner = _expand_plain(values, ref.group(1) or ref.group(2) or ref.group(3), depth + 1)
+        if inner is None:
+            return None
+        out += [raw[pos:ref.start()], inner]
+        pos = ref.end()
+    rest = raw[pos:]
+    if "$" in rest or any("$" in piece for piece in out[0::2]):
+        return None
+    return ("".join(out) + rest).strip()
 
 
 def _content_key(what: str, main: bytes, master: bytes, *more: bytes) -> str:

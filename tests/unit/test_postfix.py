@@ -102,17 +102,39 @@ def test_expanded_evaluates_the_default_relay_restrictions(system: System) -> No
         "permit_mynetworks", "permit_sasl_authenticated", "defer_unauth_destination"]
 
 
-def test_a_value_without_names_is_its_own_expansion(counted: System,
-                                                    reader: CountingReader) -> None:
-    """No ``postconf -x`` for a value with no ``$`` in it (what -x would print is the
-    value); one for a value that names others, and its answer is the expansion."""
+def test_plain_references_are_expanded_without_postconf_x(counted: System,
+                                                          reader: CountingReader) -> None:
+    """No ``postconf -x`` for a value of text and plain ``$name`` references (expanded from
+    the dump); one for a ``${name?...}`` expression, and its answer is postconf's."""
     main = counted.read_bytes(postfix.MAIN_CF) or b""
     view = counted.with_files({postfix.MAIN_CF: main + b"\nsmtpd_banner = plain banner\n"
-                               b"smtp_helo_name = $myhostname\n"})
+                               b"smtp_helo_name = $myhostname\n"
+                               b"smtpd_tls_CApath = ${config_directory}/x $(mail_name)\n"
+                               b"bounce_notice_recipient = ${mydomain?in $mydomain}\n"})
     assert postfix.expanded(view, "smtpd_banner") == "plain banner"
-    assert not [a for a in reader.postconf_calls() if a[3:] == ("-x",)]
     assert postfix.expanded(view, "smtp_helo_name") == postfix.get(view, "myhostname") != ""
+    assert postfix.expanded(view, "smtpd_tls_CApath") == "/etc/postfix/x Postfix"
+    assert not [a for a in reader.postconf_calls() if a[3:] == ("-x",)]
+    mydomain = postfix.get(view, "mydomain")
+    assert postfix.expanded(view, "bounce_notice_recipient") == f"in {mydomain}"
     assert [a[3:] for a in reader.postconf_calls() if a[3:] == ("-x",)] == [("-x",)]
+
+
+def test_every_plain_expansion_is_what_postconf_x_prints(system: System) -> None:
+    """Against Postfix itself, for every parameter of a configuration that uses each form."""
+    main = system.read_bytes(postfix.MAIN_CF) or b""
+    view = system.with_files({postfix.MAIN_CF: main + b"\nsmtp_helo_name = $myhostname\n"
+                              b"smtpd_banner = ${myhostname} ESMTP $(mail_name) ($mail_version)\n"
+                              b"mydestination = $myhostname, localhost.$mydomain, localhost\n"})
+    plain = postfix.params(view)
+    by_postconf = postfix._dump(view, ("-x",))
+    checked = 0
+    for name in plain:
+        mine = postfix._expand_plain(plain, name)
+        if mine is not None:
+            assert mine == by_postconf[name], name
+            checked += 1
+    assert checked > 500  # nearly every parameter is text or plain references
 
 
 def test_stage_all_keys_in_one_call(counted: System, reader: CountingReader) -> None:
