@@ -430,7 +430,8 @@ class StepScreen(WizardScreen, Generic[A]):
     def _show_changes(self) -> None:
         text = Text()
         local = [f for f in self.query(Field) if f.local_error]
-        for problem in self._unplaced():
+        unplaced = self._unplaced()
+        for problem in unplaced:
             mark, style = ("✖", "bold red") if problem.level == "error" else ("!", "yellow")
             text.append(f"{mark} {problem}\n", style=style)
         if self.error:
@@ -438,7 +439,10 @@ class StepScreen(WizardScreen, Generic[A]):
         elif local or any(f.has_error for f in self.query(Field)):
             text.append("Fix the fields marked ✖ to see what will change.", style="dim")
         elif self.plan is None:
-            text.append("reading the current settings…", style="dim")
+            # No plan because of an error shown above: that is the whole story (the step's
+            # message says what to do). Only before the first result is anything coming.
+            if not any(p.level == "error" for p in unplaced):
+                text.append("reading the current settings…", style="dim")
         elif self.plan.is_empty:
             text.append("Nothing: the system already matches these settings.", style="dim")
         else:

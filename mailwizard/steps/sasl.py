@@ -697,7 +697,8 @@ wizard refreshes the copy after every change (atomically, root:sasl 0640).
         if not _sasl_modules_present(system):
             problems.append(Problem(
                 "sasl", "no SASL mechanisms are installed (libsasl2-modules): smtpd would stop "
-                        "with 'no SASL authentication mechanisms'"))
+                        "with 'no SASL authentication mechanisms'; install them "
+                        "(apt-get install libsasl2-modules) or turn AUTH off"))
         return problems
 
     def _build(self, a: SaslAnswers, system: System, staged: postfix.Staged) -> Plan:

@@ -404,3 +404,27 @@ async def test_a_field_told_its_problems_before_it_composes_shows_them_once_it_d
             assert "two logins with one name" in static_plain(field, ".field-message")
             assert field.has_class("-error")
         assert "TLS is not set up" in static_plain(auth, "#sasl-tls")
+
+
+async def test_a_step_level_error_leaves_no_reading_line(
+        sandbox: Path, runner: RecordingRunner) -> None:
+    """Once the plan is worked out, an error the step itself raises (no SASL mechanisms on a
+    root with a /usr/lib but no libsasl2-modules) is all the panel says: before, the
+    "reading the current settings…" line stayed under it, as if something were still coming."""
+    seed_logins(sandbox, "alice@example.com")  # AUTH on
+    (sandbox / "usr/lib").mkdir(parents=True, exist_ok=True)  # no sasl2/libplain.so in it
+    app = make_app(sandbox, runner, start_step="sasl")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_sasl(pilot)
+        assert screen.plan is None
+        panel = static_plain(screen, "#changes-text")
+        assert panel.startswith("✖ sasl: no SASL mechanisms are installed (libsasl2-modules)")
+        assert "apt-get install libsasl2-modules" in panel  # what to do
+        assert "reading" not in panel
+        # Turned off and on again: the same, with nothing left over from the last result.
+        await pilot.click("#sasl-enabled")
+        await step_ready(pilot)
+        assert "reading" not in static_plain(screen, "#changes-text")
+        await pilot.click("#sasl-enabled")
+        await step_ready(pilot)
+        assert static_plain(screen, "#changes-text") == panel
