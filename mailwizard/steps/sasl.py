@@ -40,6 +40,12 @@ CHROOT_TMP = f"/var/spool/postfix/etc/.sasldb2.{RUN_TOKEN}.tmp"  # unique per ap
 SASLDB_TMP = f"/etc/.sasldb2.{RUN_TOKEN}.tmp"
 SASLDB_FILES = (SASLDB, CHROOT_SASLDB)
 REBUILD_TOUCHES = (SASLDB, CHROOT_SASLDB, SASLDB_TMP)
+# A database this version cannot copy entry by entry (another format, or entries besides
+# userPassword) is changed in place, then dumped here and loaded into SASLDB_TMP: a load
+# writes only the live records. (It matches runtemps' pattern: a kill -9 leaves no dump.)
+SASLDB_DUMP = f"/etc/.sasldb2.{RUN_TOKEN}.dump.tmp"
+COMPACT_TOUCHES = (*REBUILD_TOUCHES, SASLDB_DUMP)
+DB_DUMP, DB_LOAD = "db5.3_dump", "db5.3_load"
 PLACEHOLDER = "mailwizard-placeholder@placeholder.invalid"
 SMTPD_CONF = "/etc/postfix/sasl/smtpd.conf"
 GROUP = "/etc/group"
@@ -369,6 +375,43 @@ def rebuild_commands(system: System, logins: Mapping[str, tuple[Secret, str]],
     return tuple(commands)
 
 
+def compact_commands(system: System, why: str) -> tuple[Command, ...]:
+    """After an in-place change or deletion, copy /etc/sasldb2's live records into a new
+    database next to it (``db5.3_dump`` into a root-only dump file there, ``db5.3_load``
+    into a root-only temp database), give that the old owner, group and mode, rename it over.
+
+    The dump holds the passwords in clear: it is made 0600 before anything is written to it,
+    stays in /etc and is removed before the rename; no password is ever in an argv.
+    """
+    info = system.info(SASLDB)
+    assert info is not None
+    db, tmp, dump = (str(system.path(p)) for p in (SASLDB, SASLDB_TMP, SASLDB_DUMP))
+    touches = COMPACT_TOUCHES
+
+    def run(argv: tuple[str, ...], text: str) -> Command:
+        return Command(argv, text, touches=touches, secret_files=True)
+
+    # (db5.3_load then says "BDB0004 fop_read_meta: ... unexpected file type or format" once:
+    # it makes its database in the empty file, which keeps the mode 0600.)
+    return (
+        run(("install", "-m", "600", "/dev/null", dump),
+            f"an empty dump file next to /etc/sasldb2, root only: {why} must stay nowhere "
+            "in the file"),
+        run((DB_DUMP, "-f", dump, db),
+            "dump the user database's live records (Berkeley DB keeps a changed or deleted "
+            "password's old bytes in the file)"),
+        run(("install", "-m", "600", "/dev/null", tmp),
+            "a new, empty user database next to /etc/sasldb2, root only"),
+        run((DB_LOAD, "-f", dump, tmp), "load only the live records into the new database"),
+        run(("rm", "-f", dump), "remove the dump"),
+        run(("chown", f"{info.owner}:{info.group}", tmp),
+            f"the new database gets the owner of /etc/sasldb2 ({info.owner}:{info.group})"),
+        run(("chmod", f"{info.mode:o}", tmp),
+            f"the new database gets the mode of /etc/sasldb2 ({info.mode:04o})"),
+        run(("mv", "-f", tmp, db), "replace /etc/sasldb2 in one step"),
+    )
+
+
 def copy_commands(system: System) -> tuple[Command, ...]:
     """Refresh the chroot copy atomically: install to a temp name there, then rename."""
     src, tmp, dst = (str(system.path(p)) for p in (SASLDB, CHROOT_TMP, CHROOT_SASLDB))
@@ -432,6 +475,12 @@ def sasldb_plan(
                                                  new=login not in existing))
         for login in removed:
             commands.append(delete_command(system, login))
+        # The in-place change kept the old bytes: compact, when Berkeley DB's tools are here.
+        if (changed or removed) and system.info(SASLDB) is not None \
+                and system.which(DB_DUMP) and system.which(DB_LOAD):
+            commands.extend(compact_commands(system, " and ".join(
+                [f"the old password of {login}" for login in changed]
+                + [f"the deleted login {login}" for login in removed])))
     will_exist = system.exists(SASLDB) or bool(commands)
     if will_exist and (commands or chroot_state(system)):
         commands.extend(copy_commands(system))

@@ -137,3 +137,31 @@ def test_no_old_password_survives_a_change_or_a_deletion(ns: Namespace) -> None:
     assert auth(ns, "alice@example.com", SHORT_A) == 235
     users = ns.run("sasldblistusers2 -f /etc/sasldb2").stdout
     assert "bob@" not in users and "carol@example.com" in users and "alice@" in users
+
+
+PW_D = "Dq2-Walrus-Figment-Cobalt-Hinge"
+
+
+def test_a_database_changed_in_place_is_compacted(ns: Namespace) -> None:
+    """A database with an entry besides userPassword (the OTP plugin's) cannot be copied entry
+    by entry, so saslpasswd2 changes it in place; the apply then dumps it (db5.3_dump, into a
+    root-only file next to it) and loads the live records into a new file renamed over it."""
+    path = ns.tmp / "dave.toml"
+    path.write_text(user("dave@example.com", "PW_D"))
+    first = run_wizard(ns, "apply", str(path), env=f"PW_D={shlex.quote(PW_D)}")
+    assert first.returncode == 0, first.stdout
+    ns.run("chown root:sasl /etc/sasldb2 && chmod 660 /etc/sasldb2")  # kept through the rebuild
+    ns.run("printf 'dave\\\\00example.com\\\\00cmusaslsecretOTP\\nnot-a-secret\\n' | "
+           "db5.3_load -T -t hash /etc/sasldb2")
+    assert holding(ns, PW_D) == [f"{DBS[0]}: {PW_D}", f"{DBS[1]}: {PW_D}"]
+    path.write_text(user("dave@example.com", "PW_SHORT"))
+    out = apply(ns, path.read_text(), "dave-short.toml")
+    assert "db5.3_dump -f" in out and "db5.3_load -f" in out, out  # shown, as it runs
+    assert PW_D not in out
+    assert holding(ns, PW_D) == [], "dave's old password is still in the file"
+    assert "cmusaslsecretOTP" in ns.run("db5.3_dump -p /etc/sasldb2").stdout  # kept
+    assert meta(ns, "/etc/sasldb2") == "root:sasl 660"
+    assert ns.run("cmp /etc/sasldb2 /var/spool/postfix/etc/sasldb2", check=False).returncode == 0
+    assert temps(ns) == ""
+    assert auth(ns, "dave@example.com", SHORT_A) == 235
+    assert auth(ns, "dave@example.com", PW_D) == 535

@@ -24,6 +24,7 @@ from mailwizard.steps.sasl import (
     GROUP,
     GSHADOW,
     SASLDB,
+    SASLDB_DUMP,
     SASLDB_TMP,
     SMTPD_CONF,
     SaslAnswers,
@@ -98,7 +99,8 @@ def acting_runner(root: Path) -> RecordingRunner:
         group.write_text("\n".join(lines) + "\n")
 
     runner.effects.update(saslpasswd2=saslpasswd2, install=real, mv=real, chown=real,
-                          chmod=real, gpasswd=gpasswd)
+                          chmod=real, gpasswd=gpasswd, rm=real)
+    runner.effects.update({"db5.3_dump": real, "db5.3_load": real})
     return runner
 
 
@@ -634,3 +636,65 @@ def test_an_admins_own_compatibility_level_expression_keeps_its_meaning(
         "permit_mynetworks check_client_access hash:/etc/postfix/relay_ok "
         "check_client_access hash:/etc/postfix/relay_too permit_sasl_authenticated "
         "reject_unauth_destination")
+
+
+def add_other_entry(system: System, login: str) -> None:
+    """An entry besides userPassword (as the OTP plugin's saslpasswd2 writes): this version
+    cannot copy such a database entry by entry, so it changes it in place."""
+    local, _, realm = login.rpartition("@")
+    subprocess.run(["db5.3_load", "-T", "-t", "hash", str(system.path(SASLDB))],
+                   input=f"{local}\\00{realm}\\00cmusaslsecretOTP\nnot-a-secret\n",
+                   text=True, check=True, capture_output=True)
+
+
+@pytest.mark.parametrize("change", ["password", "removal"])
+def test_a_database_changed_in_place_is_compacted(machine: System, change: str) -> None:
+    """Issue 8 leftover: with an entry besides userPassword the database is changed in place,
+    which keeps the old bytes; it is then dumped and loaded into a new file (only the live
+    records), with the old owner and mode, and renamed over. No password in any argv."""
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV),
+                                                      ("bob@example.com", ENV2)))[0])
+    add_other_entry(machine, "bob@example.com")
+    os.chmod(machine.path(SASLDB), 0o660)
+    assert PW.encode() in machine.path(SASLDB).read_bytes()
+    os.environ[ENV] = "Thr33-Newer-Lantern"
+    extra = 'remove = ["alice@example.com"]' if change == "removal" else ""
+    users = [("bob@example.com", ENV2)] if change == "removal" else [
+        ("alice@example.com", ENV), ("bob@example.com", ENV2)]
+    plan, problems = plan_for(machine, answers_text(*users, extra=extra))
+    assert errors(problems) == []
+    db, tmp, dump = (str(machine.path(p)) for p in (SASLDB, SASLDB_TMP, SASLDB_DUMP))
+    argvs = [c.argv for c in plan.commands]
+    assert argvs[0][:2] == (("saslpasswd2", "-p") if change == "password"
+                            else ("saslpasswd2", "-d"))
+    info = machine.info(SASLDB)
+    assert info is not None
+    assert argvs[1:9] == [
+        ("install", "-m", "600", "/dev/null", dump), ("db5.3_dump", "-f", dump, db),
+        ("install", "-m", "600", "/dev/null", tmp), ("db5.3_load", "-f", dump, tmp),
+        ("rm", "-f", dump), ("chown", f"{info.owner}:{info.group}", tmp),
+        ("chmod", "660", tmp), ("mv", "-f", tmp, db)]
+    assert all(SASLDB_DUMP in c.touches and SASLDB_TMP in c.touches and c.secret_files
+               for c in plan.commands[1:9])
+    assert_no_secret(*plan_texts(plan))
+    run_apply(machine, plan)
+    data = machine.path(SASLDB).read_bytes()
+    assert PW.encode()[:8] not in data  # alice's old password: in no free page either
+    assert machine.path(SASLDB).stat().st_mode & 0o777 == 0o660
+    assert not list(machine.path(SASLDB).parent.glob(".sasldb2.*"))
+    expected = {"bob@example.com": Secret(PW2)}
+    if change == "password":
+        expected["alice@example.com"] = Secret("Thr33-Newer-Lantern")
+    assert berkeleydb.hash_items(data) is not None
+    assert stored_passwords(machine) == expected
+    assert b"cmusaslsecretOTP" in data  # the other entry was copied too
+    assert machine.path(CHROOT_SASLDB).read_bytes() == data
+
+
+def test_only_additions_are_not_compacted(machine: System) -> None:
+    """A new login leaves no old bytes: no dump, no load (the fresh apply stays as it was)."""
+    run_apply(machine, plan_for(machine, answers_text(("alice@example.com", ENV)))[0])
+    add_other_entry(machine, "alice@example.com")
+    plan, _ = plan_for(machine, answers_text(("alice@example.com", ENV),
+                                             ("bob@example.com", ENV2)))
+    assert plan.commands and not any(c.argv[0].startswith("db5.3") for c in plan.commands)
