@@ -20,7 +20,7 @@ from mailwizard.system import CommandError, System
 
 OS_RELEASE = ("/etc/os-release", "/usr/lib/os-release")
 PACKAGES = (
-    "postfix", "sasl2-bin", "libsasl2-modules", "opendkim", "opendkim-tools",
+    "postfix", "sasl2-bin", "libsasl2-modules", "db5.3-util", "opendkim", "opendkim-tools",
     "postfix-policyd-spf-perl", "ssl-cert", "swaks",
 )
 SUPPORTED = ("debian", "ubuntu")

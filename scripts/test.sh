@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  postfix sasl2-bin libsasl2-modules opendkim opendkim-tools postfix-policyd-spf-perl
+  postfix sasl2-bin libsasl2-modules db5.3-util opendkim opendkim-tools postfix-policyd-spf-perl
   nsd swaks libnet-ssleay-perl ssl-cert openssl iproute2 procps util-linux mount hostname
   bind9-dnsutils python3-venv tmux systemd dbus
 )

@@ -52,8 +52,8 @@ def test_install_plan_preseeds_debconf_and_runs_apt_noninteractive() -> None:
     assert update.argv[:2] == ("apt-get", "update")
     assert install.argv[:3] == ("apt-get", "install", "-y")
     assert "APT::Status-Fd=1" in install.argv
-    assert install.argv[-8:] == (
-        "postfix", "sasl2-bin", "libsasl2-modules", "opendkim", "opendkim-tools",
+    assert install.argv[-9:] == (
+        "postfix", "sasl2-bin", "libsasl2-modules", "db5.3-util", "opendkim", "opendkim-tools",
         "postfix-policyd-spf-perl", "ssl-cert", "swaks",
     )
     for cmd in (update, install):
