@@ -252,7 +252,9 @@ class Reader:
     sets it and execs the query: a ``preexec_fn`` would do the same in Python, but makes
     subprocess fork the whole interpreter instead of vfork, 6 ms more for each query
     (measured: 14 against 8 ms for ``postconf -c``), and is not safe in threads. ShRunner
-    starts its commands the same way (sh forks anyway; no ctypes to load for prctl).
+    starts its commands the same way (sh forks anyway; no ctypes to load for prctl). Unlike
+    the preexec_fn, setpriv cannot see that the parent died before it ran (a window of
+    microseconds): such a command runs to its end, as every command did before PDEATHSIG.
     """
 
     def run(
