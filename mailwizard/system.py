@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import functools
 import grp
 import importlib
 import os
@@ -161,11 +160,7 @@ class ShRunner:
             "_decode_errors": "replace",
             "_return_cmd": True,
         }
-        setpriv = _setpriv()
-        if not setpriv:
-            kwargs["_preexec_fn"] = _dies_with(os.getpid())
-        elif not _binary_or_script(cmd.exe):  # setpriv's execvp would hand it to sh
-            raise CommandError(argv, None, "", "could not start (not an executable?)")
+        launch = _launch(cmd)
         # Always some input: with a callable ``_out`` and no ``_in`` the sh library gives
         # the command a pipe it keeps open for an interactive callback and polls every
         # 0.1 s, so every streamed command took 0.1 s longer (and one that reads its input
@@ -184,10 +179,10 @@ class ShRunner:
             lines.append(line)
             assert on_line is not None
             on_line(line)
-        command: Any = sh.Command(setpriv[0] if setpriv else cmd.exe)
+        command: Any = sh.Command(launch[0])
         expired = threading.Event()
         try:
-            proc = command(*setpriv[1:], *([cmd.exe] if setpriv else []), *argv[1:], **kwargs)
+            proc = command(*launch[1:], *argv[1:], **kwargs)
 
             def expire() -> None:
                 expired.set()
@@ -229,7 +224,7 @@ class ShRunner:
             out, err = "\n".join(lines) + ("\n" if lines else ""), ""
         else:
             out, err = hide(str(proc)), hide(_decode(proc.stderr))
-        failed = _exec_failure(setpriv, rc, out + err)
+        failed = _exec_failure(rc, out + err)
         if failed:
             raise CommandError(argv, None, "", failed)
         result = Result(argv, rc, out, err)
@@ -240,7 +235,7 @@ class ShRunner:
 
 class Reader:
     """Runs the read-only queries (``System.query``: postconf dumps and staging on a
-    temporary copy, sasldblistusers2, postfix status) through subprocess.
+    temporary copy, sasldblistusers2) through subprocess.
 
     A plan reads postconf some thirty times, and subprocess starts a command in half the
     time the sh library takes (measured: 6-8 ms against 12-14 ms for ``postconf -h``), so
@@ -248,13 +243,13 @@ class Reader:
     changes nothing and starts no daemon, so it needs no line sink and no drain of pipes
     a daemon kept open: its own process group, killed on the timeout, and PDEATHSIG.
 
-    PDEATHSIG comes from util-linux's ``setpriv`` (Essential on Debian and Ubuntu), which
-    sets it and execs the query: a ``preexec_fn`` would do the same in Python, but makes
-    subprocess fork the whole interpreter instead of vfork, 6 ms more for each query
-    (measured: 14 against 8 ms for ``postconf -c``), and is not safe in threads. ShRunner
-    starts its commands the same way (sh forks anyway; no ctypes to load for prctl). Unlike
-    the preexec_fn, setpriv cannot see that the parent died before it ran (a window of
-    microseconds): such a command runs to its end, as every command did before PDEATHSIG.
+    PDEATHSIG comes from util-linux's ``setpriv`` (``_launch``), which sets it and execs
+    the query: a ``preexec_fn`` would do the same in Python, but makes subprocess fork the
+    whole interpreter instead of vfork, 6 ms more for each query (measured: 14 against 8 ms
+    for ``postconf -c``), and is not safe in threads. ShRunner starts its commands the same
+    way (sh forks anyway; no ctypes to load for prctl). Unlike a preexec_fn, setpriv cannot
+    see that the parent died before it ran (a window of microseconds): such a command runs
+    to its end.
     """
 
     def run(
@@ -271,15 +266,12 @@ class Reader:
             raise TypeError("Reader runs read-only queries: no line sink")
         cmd = _prepare(argv, stdin, env)
         argv = cmd.argv
-        setpriv = _setpriv()
-        if setpriv and not _binary_or_script(cmd.exe):  # setpriv's execvp would hand it to sh
-            raise CommandError(argv, None, "", "could not start (not an executable?)")
+        launch = _launch(cmd)
         try:
             proc = subprocess.Popen(
-                [*setpriv, cmd.exe, *argv[1:]], stdin=subprocess.DEVNULL if cmd.data is None
+                [*launch, *argv[1:]], stdin=subprocess.DEVNULL if cmd.data is None
                 else subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=cmd.env, process_group=0,
-                preexec_fn=None if setpriv else _dies_with(os.getpid()))
+                env=cmd.env, process_group=0)
         except OSError as exc:
             if exc.errno == errno.ENOEXEC:
                 raise CommandError(argv, None, "", "could not start (not an executable?)") from None
@@ -295,7 +287,7 @@ class Reader:
             raise
         rc = proc.returncode
         out, err = cmd.hide(_decode(raw_out)), cmd.hide(_decode(raw_err))
-        failed = _exec_failure(setpriv, rc, err)
+        failed = _exec_failure(rc, err)
         if failed:
             raise CommandError(argv, None, "", failed)
         if rc < 0:
@@ -315,65 +307,32 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         proc.communicate(timeout=5)
 
 
-PR_SET_PDEATHSIG = 1
+SETPRIV = "/usr/bin/setpriv"  # util-linux: Essential on Debian and Ubuntu
 _SETPRIV_EXEC_FAILED = "setpriv: failed to execute"
 
 
-def _exec_failure(setpriv: tuple[str, ...], rc: int, output: str) -> str | None:
+def _launch(cmd: _Prepared) -> tuple[str, ...]:
+    """The argv that starts ``cmd`` with PDEATHSIG: the kernel SIGKILLs it when this process
+    dies (even by kill -9). setpriv sets it and execs the command; the setting does not pass
+    to what the command forks itself (the daemons it starts). A file that is neither ELF nor
+    a ``#!`` script is refused here: setpriv's execvp would hand it to sh."""
+    try:
+        with open(cmd.exe, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        magic = b"#!"  # let the start say why
+    if magic != b"\x7fELF" and not magic.startswith(b"#!"):
+        raise CommandError(cmd.argv, None, "", "could not start (not an executable?)")
+    return (SETPRIV, "--pdeathsig", "KILL", "--", cmd.exe)
+
+
+def _exec_failure(rc: int, output: str) -> str | None:
     """Why the command could not start, when setpriv said it could not exec it."""
-    if not setpriv or rc not in (126, 127) or not output.startswith(_SETPRIV_EXEC_FAILED):
+    if rc not in (126, 127) or not output.startswith(_SETPRIV_EXEC_FAILED):
         return None
     why = output.strip().rpartition(": ")[2]
     return "could not start (not an executable?)" if why == os.strerror(errno.ENOEXEC) \
         else f"could not start: {why}"
-
-
-def _binary_or_script(path: str) -> bool:
-    """Whether execve can run ``path`` itself (an ELF binary or a ``#!`` script)."""
-    try:
-        with open(path, "rb") as f:
-            magic = f.read(4)
-    except OSError:
-        return True  # let the start say why
-    return magic == b"\x7fELF" or magic.startswith(b"#!")
-
-
-@functools.cache
-def _setpriv() -> tuple[str, ...]:
-    """The argv prefix that gives a query PDEATHSIG (empty without setpriv: then the
-    slower ``preexec_fn``)."""
-    found = shutil.which("setpriv", path="/usr/bin:/bin")
-    return (found, "--pdeathsig", "KILL", "--") if found else ()
-
-
-def _dies_with(parent: int) -> Callable[[], None]:
-    """What the forked child runs before exec: ask the kernel to SIGKILL it when this
-    process dies (even by kill -9), and exit at once if that already happened. The
-    setting does not pass to what the command forks itself (the daemons it starts)."""
-    prctl = _prctl()
-
-    def preexec() -> None:
-        if prctl is not None:
-            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(137)
-
-    return preexec
-
-
-_PRCTL: list[Any] = []
-
-
-def _prctl() -> Any:
-    """libc's prctl, looked up before any fork (a child must not load libraries)."""
-    if not _PRCTL:
-        try:
-            import ctypes
-
-            _PRCTL.append(ctypes.CDLL(None, use_errno=True).prctl)
-        except (OSError, AttributeError):
-            _PRCTL.append(None)
-    return _PRCTL[0]
 
 
 # What a child command may inherit: the search path, the home, the proxies apt-get needs.
